@@ -1,0 +1,44 @@
+"""Metrics you can trust: one metric per module, each a functional twin (the maths) plus a class
+that only accumulates (``update``, ``merge``, ``reset``, ``compute``).
+
+Images (over a pluggable feature extractor, see ``aigc.metrics.features``): FID, KID, Inception
+Score, precision/recall, class coverage. Restoration: PSNR, SSIM (Y channel or RGB). Text:
+perplexity, BLEU, self-BLEU, distinct-n. Names are imported lazily (no import-time cost).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule holding it (a plain dict that grep can read)
+_EXPORTS: dict[str, str] = {
+    "frechet_distance": "image_fid", "frechet_distance_from_stats": "image_fid",
+    "gaussian_stats": "image_fid", "FID": "image_fid",
+    "kernel_inception_distance": "image_kid", "KID": "image_kid",
+    "inception_score": "image_is", "InceptionScore": "image_is",
+    "precision_recall": "image_pr", "PrecisionRecall": "image_pr",
+    "class_histogram": "image_coverage", "class_coverage": "image_coverage",
+    "conditional_accuracy": "image_coverage", "ClassCoverage": "image_coverage",
+    "ConditionalAccuracy": "image_coverage",
+    "psnr": "restore_psnr", "PSNR": "restore_psnr", "ssim": "restore_ssim", "SSIM": "restore_ssim",
+    "rgb_to_y": "_restore",
+    "perplexity": "text_perplexity", "Perplexity": "text_perplexity",
+    "bleu": "text_bleu", "BLEU": "text_bleu", "self_bleu": "text_bleu", "SelfBLEU": "text_bleu",
+    "distinct_n": "text_distinct", "DistinctN": "text_distinct",
+    "load_feature_extractor": "features", "FeatureExtractor": "features",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'aigc.metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"aigc.metrics.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,53 @@
+"""Image preparation shared by PSNR and SSIM: shape checks, Y channel, border shave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from aigc.core.errors import BadInputError
+from aigc.metrics._common import to_tensor64
+
+__all__ = ["rgb_to_y", "prepare_pair"]
+
+# ITU-R BT.601 luma for RGB in [0, 1], giving Y in [16, 235] / 255: the convention of the
+# super-resolution literature (MATLAB rgb2ycbcr; SRCNN, EDSR, BasicSR) — PSNR/SSIM are on this Y.
+_Y_WEIGHTS = (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 Y in [16/255, 235/255]."""
+    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+    return (16.0 + _Y_WEIGHTS[0] * r + _Y_WEIGHTS[1] * g + _Y_WEIGHTS[2] * b) / 255.0
+
+
+def _as_batch(x: Any, name: str) -> torch.Tensor:
+    t = to_tensor64(x)
+    if t.ndim == 2:
+        t = t[None, None]
+    elif t.ndim == 3:
+        t = t[None]
+    if t.ndim != 4:
+        raise BadInputError(f"{name}: expected (N, C, H, W), (C, H, W) or (H, W), got {tuple(t.shape)}")
+    return t
+
+
+def prepare_pair(pred: Any, target: Any, *, y_channel: bool, shave: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check shapes, optionally convert RGB to Y, and crop ``shave`` pixels off every border.
+
+    Returns two float64 (N, C', H - 2*shave, W - 2*shave) tensors.
+    """
+    p, t = _as_batch(pred, "pred"), _as_batch(target, "target")
+    if p.shape != t.shape:
+        raise BadInputError(f"pred and target shapes differ: {tuple(p.shape)} vs {tuple(t.shape)}")
+    if y_channel:
+        if p.shape[1] == 3:
+            p, t = rgb_to_y(p), rgb_to_y(t)
+        elif p.shape[1] != 1:
+            raise BadInputError(f"Y channel needs RGB (3) or grey (1) images, got {p.shape[1]} channels")
+    if shave < 0 or 2 * shave >= min(p.shape[-2:]):
+        raise BadInputError(f"shave {shave} is too large for images of size {tuple(p.shape[-2:])}")
+    if shave:
+        p, t = p[..., shave:-shave, shave:-shave], t[..., shave:-shave, shave:-shave]
+    return p, t
