@@ -1,0 +1,120 @@
+"""The ``aigc`` command line. Top-level commands and each task's sub-commands are plain registries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from aigc import __version__
+from aigc.core.errors import AigcError
+from aigc.core.registry import resolve
+
+__all__ = ["main", "COMMANDS", "TRAIN_TASKS", "GENERATE_TASKS"]
+
+# command -> "module:function(subparsers)" that adds the command's parser
+COMMANDS: dict[str, str] = {
+    "train": "aigc.cli:add_train",
+    "generate": "aigc.cli:add_generate",
+    "info": "aigc.cli:add_info",
+}
+
+# `aigc train <task>` -> "module:function(subparsers)"
+TRAIN_TASKS: dict[str, str] = {
+    "image-gen": "aigc.image_gen.cli:add_train",
+}
+
+# task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc generate`
+GENERATE_TASKS: dict[str, str] = {
+    "image-gen": "aigc.image_gen.cli:generate_parser",
+}
+
+
+def add_train(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a model into a model directory",
+                              description="Train a model. Pick a task, e.g. `aigc train image-gen --help`.")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    for target in TRAIN_TASKS.values():
+        resolve(target)(tasks)
+
+
+def add_generate(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate", help="generate outputs from a trained model directory", add_help=False,
+        description="Generate from a model directory. Options depend on the model's task; "
+                    "`aigc generate DIR --help` lists them.")
+    p.add_argument("model_dir", nargs="?", help="model directory written by `aigc train`")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run_generate, parser=p)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from aigc.core.modeldir import read_config
+
+    if args.model_dir in (None, "-h", "--help"):
+        args.parser.print_help()
+        print("\ntasks with generation options:", ", ".join(sorted(GENERATE_TASKS)))
+        return 0 if args.model_dir else 2
+    task = read_config(args.model_dir)["task"]
+    if task not in GENERATE_TASKS:
+        raise AigcError(f"{args.model_dir}: task {task!r} has no generate command")
+    parser = resolve(GENERATE_TASKS[task])(args.model_dir)
+    sub = parser.parse_args(args.rest)
+    return sub.func(sub)
+
+
+def add_info(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("info", help="describe a model directory",
+                              description="Print a model directory's task, architecture, "
+                                          "hyper-parameters, model id, size and training step.")
+    p.add_argument("model_dir")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run_info)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from aigc.core.pipeline import describe
+
+    info = describe(args.model_dir)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        print(f"{key:>14}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aigc", description="Train, generate, evaluate and ship generative models.")
+    parser.add_argument("--version", action="version", version=f"aigc {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for target in COMMANDS.values():
+        resolve(target)(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Errors end with one line on stderr and a non-zero exit code (no traceback;
+    set AIGC_DEBUG=1 to see it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("aigc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the CLI boundary: one clear line instead of a traceback
+        if os.environ.get("AIGC_DEBUG"):
+            raise
+        kind = "error" if isinstance(exc, (AigcError, OSError)) else f"error ({type(exc).__name__})"
+        print(f"aigc: {kind}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, AigcError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared machinery: configs, model directories, registry, device and precision, seeding, errors."""

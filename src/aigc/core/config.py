@@ -1,0 +1,41 @@
+"""Config dataclasses <-> JSON, strictly (unknown keys are rejected)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from aigc.core.errors import BadInputError
+
+__all__ = ["config_to_dict", "config_from_dict"]
+
+T = TypeVar("T")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Return a JSON-safe dict of a config dataclass (tuples become lists)."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"expected a config dataclass, got {type(config).__name__}")
+    out = dataclasses.asdict(config)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from ``data``; unknown keys are an error naming them and the valid ones."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BadInputError(
+            f"{cls.__name__}: unknown key(s) {unknown}; valid keys are {sorted(names)}"
+        )
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            value = data[f.name]
+            if isinstance(value, list) and "tuple" in str(f.type):
+                value = tuple(value)
+            kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"{cls.__name__}: {exc}") from exc

@@ -1,0 +1,70 @@
+"""Loading a model directory into its task's Pipeline (the one code path of CLI, API and server)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aigc.core.config import config_from_dict
+from aigc.core.device import select_device
+from aigc.core.errors import BadInputError
+from aigc.core.modeldir import WEIGHTS_NAME, load_weights, model_id, read_config, split_prefix
+from aigc.core.registry import PIPELINES, architecture, resolve
+
+__all__ = ["load_pipeline", "load_objective"]
+
+
+def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema: bool = True) -> tuple[Any, dict, dict]:
+    """Rebuild the objective of a model directory and load its weights strictly.
+
+    Returns ``(objective, networks for inference, config.json)``; networks are in eval mode on
+    ``device`` and use EMA weights where the directory holds them (``prefer_ema``).
+    """
+    path = Path(path)
+    config = read_config(path)
+    cls = architecture(config["task"], config["architecture"])
+    model_cfg = config_from_dict(cls.config_class, config.get("model", {}))
+    objective = cls(model_cfg)
+    weights = load_weights(path / WEIGHTS_NAME)
+    nets = {}
+    for name, net in objective.networks().items():
+        ema = split_prefix(weights, f"ema.{name}")
+        state = ema if (prefer_ema and ema) else split_prefix(weights, name)
+        if not state:
+            raise BadInputError(f"{path / WEIGHTS_NAME} has no weights for network {name!r}")
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise BadInputError(f"{path / WEIGHTS_NAME}: weights do not fit {name!r} ({exc})") from exc
+        nets[name] = net.to(device).eval()
+    return objective, nets, config
+
+
+def load_pipeline(path: str | os.PathLike, *, device: str = "auto") -> Any:
+    """``aigc.load``: read config.json, pick the task's Pipeline from the registry, load it."""
+    config = read_config(path)
+    task = config["task"]
+    if task not in PIPELINES:
+        raise BadInputError(f"{path}: unknown task {task!r}; known tasks: {sorted(PIPELINES)}")
+    return resolve(PIPELINES[task]).from_dir(path, device=select_device(device))
+
+
+def describe(path: str | os.PathLike) -> dict[str, Any]:
+    """What ``aigc info`` prints: config plus model id, size and training progress."""
+    path = Path(path)
+    config = read_config(path)
+    info: dict[str, Any] = {"path": str(path), "model_id": model_id(path), **config}
+    weights_file = path / WEIGHTS_NAME
+    if weights_file.is_file():
+        weights = load_weights(weights_file)
+        info["parameters"] = {
+            prefix: int(sum(v.numel() for k, v in weights.items() if k.split(".")[0] == prefix))
+            for prefix in sorted({k.split(".")[0] for k in weights}) if prefix != "ema"}
+        from safetensors import safe_open
+
+        with safe_open(str(weights_file), framework="pt") as fh:
+            info["step"] = int((fh.metadata() or {}).get("step", 0))
+    return info

@@ -1,0 +1,42 @@
+"""Plain-dict registries, name -> "module:Attribute", imported lazily.
+
+Adding a model is one file plus one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from aigc.core.errors import BadInputError
+
+__all__ = ["ARCHITECTURES", "PIPELINES", "resolve", "architecture"]
+
+# (task, architecture) -> objective/network builder module:callable
+ARCHITECTURES: dict[str, dict[str, str]] = {
+    "image-gen": {
+        "dcgan": "aigc.image_gen.dcgan:DCGAN",
+        "vae": "aigc.image_gen.vae:VAE",
+    },
+}
+
+# task -> Pipeline class that loads a model directory of that task
+PIPELINES: dict[str, str] = {
+    "image-gen": "aigc.image_gen.pipeline:ImageGenPipeline",
+}
+
+
+def resolve(target: str) -> Any:
+    """Import ``"package.module:Attr"`` and return the attribute."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def architecture(task: str, name: str) -> Any:
+    """Return the class registered for ``task``/``name`` or raise a clear error listing choices."""
+    if task not in ARCHITECTURES:
+        raise BadInputError(f"unknown task {task!r}; known tasks: {sorted(ARCHITECTURES)}")
+    table = ARCHITECTURES[task]
+    if name not in table:
+        raise BadInputError(f"unknown {task} architecture {name!r}; choose one of {sorted(table)}")
+    return resolve(table[name])

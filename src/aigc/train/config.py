@@ -1,0 +1,77 @@
+"""Training hyper-parameters shared by every task."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from aigc.core.device import PRECISIONS
+from aigc.core.errors import BadInputError
+
+__all__ = ["TrainConfig", "lr_factor"]
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """How to train; saved under ``"train"`` in config.json."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 2e-4
+    schedule: str = "constant"  # "constant" or "cosine" (decays to min_lr_ratio * lr)
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+    grad_clip: float | None = None  # max global L2 norm per optimizer, None = off
+    accumulate: int = 1  # micro-batches per optimizer step
+    ema_decay: float | None = None  # e.g. 0.999; None = no EMA
+    precision: str = "fp32"
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 0  # 0 = only at the end
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}"),
+            (self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be > 0, got {self.grad_clip}"),
+            (self.accumulate >= 1, f"accumulate must be >= 1, got {self.accumulate}"),
+            (self.ema_decay is None or 0 < self.ema_decay < 1, f"ema_decay must be in (0, 1), got {self.ema_decay}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
+            (self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}"),
+            (self.sample_every >= 0, f"sample_every must be >= 0, got {self.sample_every}"),
+            (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
+            (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BadInputError(message)
+
+    def replace(self, **changes: object) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based).
+
+    Linear warm-up then constant or cosine decay (Loshchilov & Hutter 2017, SGDR) to
+    ``min_lr_ratio``.
+    """
+    if config.warmup_steps and step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return 1.0
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine

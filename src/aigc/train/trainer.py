@@ -1,0 +1,359 @@
+"""The one training loop.
+
+A task supplies an :class:`Objective`; the Trainer owns device, precision, gradient accumulation
+and clipping, learning-rate schedule, EMA, checkpoint/exact resume, NaN guard, progress, the
+JSONL metrics log, preview samples and DDP under ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Protocol
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from aigc import __version__
+from aigc.core.atomic import atomic_write_json
+from aigc.core.config import config_to_dict
+from aigc.core.device import autocast, check_precision, select_device
+from aigc.core.errors import AigcError, BadInputError, NonFiniteLossError
+from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, read_config, save_weights, split_prefix
+from aigc.core.seed import make_generator
+from aigc.train import state as ckpt
+from aigc.train.batcher import Batcher
+from aigc.train.config import TrainConfig, lr_factor
+from aigc.train.distributed import DistInfo, any_flag, barrier, init_distributed
+from aigc.train.ema import EMA
+from aigc.train.logging import MetricsLog, save_preview
+
+__all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted"]
+
+
+class TrainingInterrupted(AigcError):
+    """Raised after Ctrl-C once the current step finished and a checkpoint was written."""
+
+
+class Objective(Protocol):
+    """What a task gives the Trainer. Networks are pure modules; the objective holds the losses."""
+
+    def networks(self) -> dict[str, nn.Module]: ...
+
+    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]: ...
+
+    def training_step(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor],
+                      ctx: "StepContext") -> dict[str, torch.Tensor | float]: ...
+
+
+class StepContext:
+    """Passed to ``training_step``: the device, a seeded generator, and ``optimize(name, loss)``."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self._t = trainer
+        self.device = trainer.device
+        self.generator = trainer.generator
+        self.raw = trainer.raw  # unwrapped networks (e.g. a GAN's D inside the G step)
+        self.step = 0
+        self.last_micro = True
+        self.optimized: set[str] = set()
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` for optimizer ``name``; step it on the last micro-batch."""
+        self._t._backward_and_step(name, loss, self)
+        self.optimized.add(name)
+
+
+class Trainer:
+    """Train ``objective`` into the model directory ``out_dir``.
+
+    ``meta`` is written to config.json (task, architecture, model config, data spec) together with
+    the training config; with ``resume=True`` the run continues from ``train_state/latest``.
+    """
+
+    def __init__(self, objective: Objective, config: TrainConfig, out_dir: str | Path, *,
+                 meta: Mapping[str, Any] | None = None, resume: bool = False,
+                 preview: Callable[..., torch.Tensor | None] | None = None) -> None:
+        self.objective, self.config, self.out_dir = objective, config, Path(out_dir)
+        self.meta, self.resume = dict(meta or {}), resume
+        if "model" not in self.meta and hasattr(objective, "config"):
+            self.meta["model"] = config_to_dict(objective.config)
+        self.preview = preview or getattr(objective, "sample", None)
+        device = select_device(config.device)
+        check_precision(config.precision, device)
+        self.dist: DistInfo = init_distributed(device.type)
+        if device.type == "cuda" and self.dist.enabled:
+            device = torch.device("cuda", self.dist.local_rank)
+        self.device = device
+        self.generator = make_generator(config.seed * 7919 + self.dist.rank, device)
+        self.raw = {k: v.to(device) for k, v in objective.networks().items()}
+        self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
+        self.optimizers = objective.configure_optimizers(self.raw, config.lr)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        self._params = {name: [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
+                        for name, opt in self.optimizers.items()}
+        ema_names = getattr(objective, "ema_networks", tuple(self.raw))
+        self.ema = {k: EMA(self.raw[k], config.ema_decay) for k in ema_names if config.ema_decay}
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+        self.step = 0
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ setup
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        if not self.dist.enabled or not any(p.requires_grad for p in net.parameters()):
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(net, device_ids=ids)
+
+    def _write_config(self) -> None:
+        cfg = {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
+        path = self.out_dir / CONFIG_NAME
+        if path.exists():
+            old = read_config(self.out_dir)
+            for key in ("task", "architecture", "model"):
+                if key in self.meta and old.get(key) != cfg.get(key):
+                    raise BadInputError(
+                        f"{self.out_dir} already holds a different model ({key} differs); "
+                        f"use another --out or --resume with the same settings")
+            if self.resume:
+                return
+        atomic_write_json(path, cfg)
+
+    # ------------------------------------------------------------------ step
+    def _backward_and_step(self, name: str, loss: torch.Tensor, ctx: StepContext) -> None:
+        if name not in self.optimizers:
+            raise KeyError(f"objective has no optimizer {name!r}; it has {sorted(self.optimizers)}")
+        if not torch.isfinite(loss.detach()).all():
+            raise NonFiniteLossError(self._nan_message(name, loss))
+        # inputs=: only this optimizer's parameters get gradients, so a GAN's G loss leaves D's
+        # .grad untouched (and skips computing it).
+        with torch.autocast(self.device.type, enabled=False):
+            self.scaler.scale(loss / self.config.accumulate).backward(inputs=self._params[name])
+        if not ctx.last_micro:
+            return
+        opt = self.optimizers[name]
+        if self.config.grad_clip is not None:
+            self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(self._params[name], self.config.grad_clip)
+        self.scaler.step(opt)
+        opt.zero_grad(set_to_none=True)
+
+    def _nan_message(self, name: str, loss: torch.Tensor) -> str:
+        last = ckpt.latest_checkpoint(self.out_dir / "train_state")
+        kept = f"the last good checkpoint ({last.name}) is kept" if last else "no checkpoint was written yet"
+        return (f"loss for optimizer {name!r} became {loss.detach().float().mean().item()} at step "
+                f"{self.step + 1}; training stopped and {kept}. Try a lower --lr, --grad-clip or "
+                f"--precision fp32")
+
+    def _set_lr(self) -> None:
+        factor = lr_factor(self.config, self.step)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * factor
+
+    def _no_sync(self, last: bool) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        if not last:
+            for net in self.nets.values():
+                if isinstance(net, DDP):
+                    stack.enter_context(net.no_sync())
+        return stack
+
+    def _train_step(self, batcher: Batcher, ctx: StepContext) -> dict[str, float]:
+        self._set_lr()
+        for net in self.raw.values():
+            net.train()
+        logs: dict[str, float] = {}
+        ctx.step = self.step
+        for micro in range(self.config.accumulate):
+            ctx.last_micro = micro == self.config.accumulate - 1
+            ctx.optimized = set()
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batcher.next().items()}
+            with self._no_sync(ctx.last_micro), autocast(self.device, self.config.precision):
+                out = self.objective.training_step(self.nets, batch, ctx)
+            if not ctx.optimized:
+                if "loss" not in out or len(self.optimizers) != 1:
+                    raise TypeError("training_step must call ctx.optimize(...) or return "
+                                    "{'loss': ...} with exactly one optimizer")
+                ctx.optimize(next(iter(self.optimizers)), out["loss"])
+            for k, v in out.items():
+                val = float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
+                logs[k] = logs.get(k, 0.0) + val / self.config.accumulate
+        self.scaler.update()
+        for name, ema in self.ema.items():
+            ema.update(self.raw[name])
+        self.step += 1
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLossError(f"logged value(s) {bad} became non-finite at step {self.step}; "
+                                     "training stopped and the last good checkpoint is kept")
+        return logs
+
+    # ------------------------------------------------------------------ checkpoints
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"{n}.{k}": v for n, net in self.raw.items() for k, v in net.state_dict().items()}
+        for n, ema in self.ema.items():
+            out.update({f"ema.{n}.{k}": v for k, v in ema.module.state_dict().items()})
+        return out
+
+    def save_checkpoint(self, batcher: Batcher) -> None:
+        root = self.out_dir / "train_state"
+        tmp = root / f".tmp-{ckpt.step_dir_name(self.step)}"
+        if self.dist.is_main:
+            root.mkdir(parents=True, exist_ok=True)
+            if tmp.exists():
+                import shutil
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        barrier(self.dist)
+        ckpt.write_rng(tmp, self.dist.rank, self.generator)
+        barrier(self.dist)
+        if self.dist.is_main:
+            self._write_main_state(tmp, batcher)
+            ckpt.commit_checkpoint(tmp, root / ckpt.step_dir_name(self.step))
+            ckpt.prune_checkpoints(root, self.config.keep_checkpoints)
+            save_weights(self.out_dir / WEIGHTS_NAME, self._tensors(),
+                         metadata={"step": str(self.step), "aigc_version": __version__})
+        barrier(self.dist)
+
+    def _write_main_state(self, folder: Path, batcher: Batcher) -> None:
+        optim_tensors: dict[str, torch.Tensor] = {}
+        optim_meta: dict[str, Any] = {}
+        for name, opt in self.optimizers.items():
+            tensors, meta = ckpt.flatten_optimizer(opt.state_dict(), name)
+            optim_tensors.update(tensors)
+            optim_meta[name] = meta
+        save_weights(folder / "model.safetensors", self._tensors())
+        save_weights(folder / "optim.safetensors", optim_tensors)
+        state = {"step": self.step, "optimizers": optim_meta, "batcher": batcher.state_dict(),
+                 "scaler": {k: v for k, v in self.scaler.state_dict().items()},
+                 "world": self.dist.world}
+        atomic_write_json(folder / "state.json", state)
+
+    def _load_checkpoint(self, batcher: Batcher) -> None:
+        path = ckpt.latest_checkpoint(self.out_dir / "train_state")
+        if path is None:
+            raise BadInputError(f"--resume: {self.out_dir} has no checkpoint to resume from")
+        state, weights, optim, rng = ckpt.read_state(path, self.dist.rank, self.device)
+        if state.get("world", 1) != self.dist.world:
+            raise BadInputError(f"{path} was written by {state.get('world')} process(es); resume "
+                                f"with the same number (now {self.dist.world})")
+        for n, net in self.raw.items():
+            net.load_state_dict(split_prefix(weights, n), strict=True)
+        for n, ema in self.ema.items():
+            ema.module.load_state_dict(split_prefix(weights, f"ema.{n}"), strict=True)
+        for n, opt in self.optimizers.items():
+            opt.load_state_dict(ckpt.unflatten_optimizer(optim, state["optimizers"][n], n))
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        batcher.load_state_dict(state["batcher"])
+        ckpt.set_rng_state(rng, self.generator)
+        self.step = int(state["step"])
+
+    # ------------------------------------------------------------------ loop
+    @contextlib.contextmanager
+    def _graceful_interrupt(self) -> Iterator[None]:
+        """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def fit(self, data: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """Run until ``config.steps`` optimizer steps; return a summary."""
+        cfg = self.config
+        batcher = Batcher(data, cfg.batch_size, seed=cfg.seed, rank=self.dist.rank, world=self.dist.world)
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._write_config()
+        barrier(self.dist)
+        if self.resume:
+            self._load_checkpoint(batcher)
+        log = MetricsLog(self.out_dir / "logs" / "metrics.jsonl", enabled=self.dist.is_main)
+        log.truncate_after(self.step)
+        start, first = time.perf_counter(), self.step
+        ctx = StepContext(self)
+        logs: dict[str, float] = {}
+        with self._graceful_interrupt(), self._progress(first) as bar:
+            while self.step < cfg.steps:
+                logs = self._train_step(batcher, ctx)
+                self._after_step(logs, log, bar, batcher)
+                if any_flag(self.dist, self._stop_requested):
+                    self.save_checkpoint(batcher)
+                    raise TrainingInterrupted(
+                        f"interrupted at step {self.step}; checkpoint saved in {self.out_dir}. "
+                        f"Continue with --resume")
+        if self.step > first or not (self.out_dir / WEIGHTS_NAME).exists():
+            self.save_checkpoint(batcher)
+            self._sample()
+        return {"step": self.step, "steps_run": self.step - first, "logs": logs,
+                "seconds": time.perf_counter() - start, "out_dir": str(self.out_dir)}
+
+    def _after_step(self, logs: dict[str, float], log: MetricsLog, bar: Any, batcher: Batcher) -> None:
+        cfg = self.config
+        if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
+            log.write({"step": self.step, "lr": lr, **logs})
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+        if bar is not None:
+            bar.update(1)
+        if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
+            self.save_checkpoint(batcher)
+        if cfg.sample_every and self.step % cfg.sample_every == 0 and self.step < cfg.steps:
+            self._sample()
+
+    @contextlib.contextmanager
+    def _progress(self, initial: int) -> Iterator[Any]:
+        if not (self.config.progress and self.dist.is_main):
+            yield None
+            return
+        from tqdm.auto import tqdm
+
+        with tqdm(total=self.config.steps, initial=initial, desc="train", unit="step",
+                  dynamic_ncols=True, mininterval=0.5) as bar:
+            yield bar
+
+    def sampling_networks(self) -> dict[str, nn.Module]:
+        """EMA networks where kept, else the live ones (unwrapped)."""
+        return {n: (self.ema[n].module if n in self.ema else net) for n, net in self.raw.items()}
+
+    def _sample(self) -> None:
+        if self.preview is None or not self.dist.is_main:
+            return
+        nets = self.sampling_networks()
+        modes = {n: net.training for n, net in nets.items()}
+        for net in nets.values():
+            net.eval()
+        with torch.no_grad():
+            images = self.preview(nets, make_generator(self.config.seed, self.device))
+        for n, net in nets.items():
+            net.train(modes[n])
+        if images is not None:
+            save_preview(images, self.out_dir / "samples", self.step)
+
+
+def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
+    """The JSONL metrics log of a model directory as a list of dicts."""
+    path = Path(out_dir) / "logs" / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
