@@ -12,12 +12,13 @@ from aigc import __version__
 from aigc.core.errors import AigcError
 from aigc.core.registry import resolve
 
-__all__ = ["main", "COMMANDS", "TRAIN_TASKS", "GENERATE_TASKS"]
+__all__ = ["main", "COMMANDS", "TRAIN_TASKS", "GENERATE_TASKS", "INPAINT_TASKS"]
 
 # command -> "module:function(subparsers)" that adds the command's parser
 COMMANDS: dict[str, str] = {
     "train": "aigc.cli:add_train",
     "generate": "aigc.cli:add_generate",
+    "inpaint": "aigc.cli:add_inpaint",
     "info": "aigc.cli:add_info",
 }
 
@@ -32,6 +33,10 @@ GENERATE_TASKS: dict[str, str] = {
 }
 
 
+# task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc inpaint`
+INPAINT_TASKS: dict[str, str] = {}
+
+
 def add_train(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a model into a model directory",
                               description="Train a model. Pick a task, e.g. `aigc train image-gen --help`.")
@@ -40,29 +45,43 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
         resolve(target)(tasks)
 
 
-def add_generate(subparsers: argparse._SubParsersAction) -> None:
+def _add_model_command(subparsers: argparse._SubParsersAction, name: str, help: str,
+                       registry: dict[str, str]) -> None:
+    """A command whose options depend on the task of the model directory it is given."""
     p = subparsers.add_parser(
-        "generate", help="generate outputs from a trained model directory", add_help=False,
-        description="Generate from a model directory. Options depend on the model's task; "
-                    "`aigc generate DIR --help` lists them.")
+        name, help=help, add_help=False,
+        description=f"{help[0].upper()}{help[1:]}. Options depend on the model's task; "
+                    f"`aigc {name} DIR --help` lists them.")
     p.add_argument("model_dir", nargs="?", help="model directory written by `aigc train`")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=run_generate, parser=p)
+    p.set_defaults(func=lambda args: _run_model_command(args, p, name, registry))
 
 
-def run_generate(args: argparse.Namespace) -> int:
+def _run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser, name: str,
+                       registry: dict[str, str]) -> int:
     from aigc.core.modeldir import read_config
 
     if args.model_dir in (None, "-h", "--help"):
-        args.parser.print_help()
-        print("\ntasks with generation options:", ", ".join(sorted(GENERATE_TASKS)))
+        parser.print_help()
+        print(f"\ntasks with `{name}`: {', '.join(sorted(registry)) or 'none yet'}")
         return 0 if args.model_dir else 2
     task = read_config(args.model_dir)["task"]
-    if task not in GENERATE_TASKS:
-        raise AigcError(f"{args.model_dir}: task {task!r} has no generate command")
-    parser = resolve(GENERATE_TASKS[task])(args.model_dir)
-    sub = parser.parse_args(args.rest)
+    if task not in registry:
+        raise AigcError(f"{args.model_dir}: a {task!r} model has no `{name}` command; "
+                        f"`{name}` works with: {', '.join(sorted(registry)) or 'none yet'}")
+    sub_parser = resolve(registry[task])(args.model_dir)
+    sub = sub_parser.parse_args(args.rest)
     return sub.func(sub)
+
+
+def add_generate(subparsers: argparse._SubParsersAction) -> None:
+    _add_model_command(subparsers, "generate", "generate outputs from a trained model directory",
+                       GENERATE_TASKS)
+
+
+def add_inpaint(subparsers: argparse._SubParsersAction) -> None:
+    _add_model_command(subparsers, "inpaint", "fill a masked region of an image with a trained model",
+                       INPAINT_TASKS)
 
 
 def add_info(subparsers: argparse._SubParsersAction) -> None:
