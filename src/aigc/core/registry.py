@@ -17,6 +17,10 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     "image-gen": {
         "dcgan": "aigc.image_gen.dcgan:DCGAN",
         "vae": "aigc.image_gen.vae:VAE",
+        "wgan-gp": "aigc.image_gen.wgan:WGANGP",
+        "sngan": "aigc.image_gen.sngan:SNGAN",
+        "lsgan": "aigc.image_gen.lsgan:LSGAN",
+        "cgan": "aigc.image_gen.cgan:CGAN",
     },
 }
 
