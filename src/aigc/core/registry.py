@@ -22,11 +22,15 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "lsgan": "aigc.image_gen.lsgan:LSGAN",
         "cgan": "aigc.image_gen.cgan:CGAN",
     },
+    "restore": {"espcn": "aigc.restore.sr:ESPCN", "srresnet": "aigc.restore.sr:SRResNet", "dncnn": "aigc.restore.denoise:DnCNN", "dae": "aigc.restore.denoise:DAE"},
+    "text": {"gpt": "aigc.text.objective:GPTLM", "lstm": "aigc.text.objective:LSTMLanguageModel"},
 }
 
 # task -> Pipeline class that loads a model directory of that task
 PIPELINES: dict[str, str] = {
     "image-gen": "aigc.image_gen.pipeline:ImageGenPipeline",
+    "restore": "aigc.restore.pipeline:RestorePipeline",
+    "text": "aigc.text.pipeline:TextPipeline",
 }
 
 
