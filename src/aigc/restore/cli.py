@@ -1,0 +1,155 @@
+"""``aigc train restore``, ``aigc upscale``, ``aigc denoise``, ``aigc inpaint`` (restore models)
+and ``aigc stylize``."""
+
+from __future__ import annotations
+
+import argparse
+
+from aigc.train.cli_args import add_train_args, positive_int, train_config_from_args
+
+__all__ = ["add_train", "run_train", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
+
+TASK = "restore"
+
+
+def add_train(subparsers: argparse._SubParsersAction) -> None:
+    from aigc.restore.train import KINDS
+
+    archs = sorted({a for v in KINDS.values() for a in v})
+    p = subparsers.add_parser(
+        TASK, help="image restoration: super-resolution, denoising, inpainting, style transfer",
+        description="Train a restoration model on patches cut from an image folder. Example: aigc "
+                    "train restore --task sr --arch espcn --scale 2 --data t91 --out runs/espcn-x2",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--task", dest="kind", choices=sorted(KINDS), default="sr", help="what to learn")
+    p.add_argument("--arch", choices=archs, default=None, help="default: the task's first "
+                   + "; ".join(f"{k}: {', '.join(v)}" for k, v in KINDS.items()))
+    p.add_argument("--data", default=None, help="folder:PATH, PATH or a staged set (t91, train400, "
+                   "content, ...); default t91 (sr, inpaint), train400 (denoise), content (style)")
+    p.add_argument("--scale", type=int, choices=[2, 3, 4], default=None, help="SR factor (default 2)")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None,
+                   help="1 = Y channel (sr) / grey (denoise), 3 = RGB")
+    p.add_argument("--features", type=positive_int, default=None, help="network width")
+    p.add_argument("--blocks", type=positive_int, default=None, help="residual blocks (srresnet, srgan)")
+    p.add_argument("--depth", type=positive_int, default=None, help="layers (dncnn)")
+    p.add_argument("--sigma", type=float, default=None, help="noise level, 0-255 scale (default 25)")
+    p.add_argument("--sigma-max", type=float, default=None, help="blind denoising: sigma ~ U[sigma, max]")
+    p.add_argument("--loss", choices=["l1", "l2"], default=None, help="pixel loss (sr)")
+    p.add_argument("--style", default=None, metavar="IMG", help="style image (--task style)")
+    p.add_argument("--vgg-weights", default=None, metavar="FILE",
+                   help="VGG19 safetensors (torchvision keys features.N.weight) for perceptual losses")
+    p.add_argument("--init", default=None, metavar="DIR", help="srgan: start the generator from an "
+                   "srresnet model directory with the same settings")
+    p.add_argument("--patch", type=positive_int, default=None, help="patch size (LR pixels for sr)")
+    p.add_argument("--patches", type=positive_int, default=8192, help="patches cut (seeded) for training")
+    add_train_args(p, steps=2000, batch_size=16, lr=1e-3)
+    p.set_defaults(func=run_train)
+
+
+def _fields(args: argparse.Namespace) -> dict:
+    return {"scale": args.scale, "channels": args.channels, "features": args.features,
+            "blocks": args.blocks, "depth": args.depth, "sigma": args.sigma,
+            "sigma_max": args.sigma_max, "loss": args.loss, "vgg_weights": args.vgg_weights}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from aigc.train import Trainer
+    from aigc.train.report import plot_metrics
+    from aigc.restore.train import build_training
+
+    objective, tensors, meta = build_training(args.kind, args.arch, args.data, patch=args.patch,
+                                              patches=args.patches, seed=args.seed, **_fields(args))
+    if args.style or args.kind == "style":
+        objective.set_style_image(args.style, meta)
+    if args.init:
+        objective.init_from(args.init)
+    trainer = Trainer(objective, train_config_from_args(args), args.out, meta=meta, resume=args.resume)
+    summary = trainer.fit(tensors)
+    if trainer.dist.is_main:
+        plot_metrics(args.out)
+        logs = ", ".join(f"{k}={v:.4g}" for k, v in summary["logs"].items())
+        print(f"trained {meta['architecture']} to step {summary['step']} in {summary['seconds']:.1f}s "
+              f"({logs}); model in {args.out}")
+    return 0
+
+
+def _add_file_command(subparsers: argparse._SubParsersAction, name: str, help: str) -> None:
+    p = subparsers.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}; the PNG "
+                              "records the model id and parameters. Large images run in tiles.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model_dir", help="a restore model directory from `aigc train restore`")
+    p.add_argument("input", help="image file")
+    p.add_argument("output", help="PNG file to write")
+    p.add_argument("--tile", type=int, default=256, help="tile size in input pixels (0 = whole image)")
+    p.add_argument("--overlap", type=int, default=None, help="tile context (default: receptive field)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=lambda a: _run_file(a, name))
+
+
+def _run_file(args: argparse.Namespace, name: str) -> int:
+    import aigc
+    from aigc.core.errors import BadInputError
+
+    pipe = aigc.load(args.model_dir, device=args.device)
+    want = {"upscale": "sr", "denoise": "denoise"}[name]
+    if getattr(pipe, "kind", None) != want:
+        raise BadInputError(f"{args.model_dir} is not a {want!r} restore model (it is "
+                            f"{getattr(pipe, 'kind', pipe.task)!r}); train one with --task {want}")
+    path = pipe.process_file(args.input, args.output, tile=args.tile, overlap=args.overlap)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_upscale(subparsers: argparse._SubParsersAction) -> None:
+    _add_file_command(subparsers, "upscale", "upscale an image with a super-resolution model")
+
+
+def add_denoise(subparsers: argparse._SubParsersAction) -> None:
+    _add_file_command(subparsers, "denoise", "denoise an image with a denoising model")
+
+
+def inpaint_parser(model_dir: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"aigc inpaint {model_dir}",
+                                description="Fill the white (non-zero) region of --mask in --image; "
+                                            "other pixels are kept unchanged.")
+    p.add_argument("--image", required=True, help="image file")
+    p.add_argument("--mask", required=True, help="mask image, same size: white = fill")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--seed", type=int, default=0, help="recorded in the PNG")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=lambda a: _run_inpaint(model_dir, a))
+    return p
+
+
+def _run_inpaint(model_dir: str, args: argparse.Namespace) -> int:
+    import aigc
+
+    pipe = aigc.load(model_dir, device=args.device)
+    print(f"wrote {pipe.inpaint_file(args.image, args.mask, args.out, seed=args.seed)}")
+    return 0
+
+
+def add_stylize(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "stylize", help="style transfer (Gatys optimisation, or a trained feed-forward --model)",
+        description="Render IN in the style of --style. Without --model, optimise the image "
+                    "(Gatys et al. 2016) with VGG19 features from --vgg-weights, else a seeded "
+                    "random-feature encoder (labelled in the PNG metadata).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("input", help="content image")
+    p.add_argument("output", help="PNG file to write")
+    p.add_argument("--style", default=None, metavar="IMG", help="style image (needed without --model)")
+    p.add_argument("--model", default=None, metavar="DIR", help="a style model from --task style")
+    p.add_argument("--vgg-weights", default=None, metavar="FILE", help="VGG19 safetensors")
+    p.add_argument("--steps", type=positive_int, default=300, help="optimisation steps (Gatys)")
+    p.add_argument("--size", type=positive_int, default=384, help="longest side for Gatys (pixels)")
+    p.add_argument("--style-weight", type=float, default=1e5, help="Gatys style/content balance")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run_stylize)
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from aigc.restore.style_cli import run_stylize as run
+
+    return run(args)
