@@ -20,11 +20,13 @@ COMMANDS: dict[str, str] = {
     "generate": "aigc.cli:add_generate",
     "inpaint": "aigc.cli:add_inpaint",
     "info": "aigc.cli:add_info",
+    "upscale": "aigc.restore.cli:add_upscale", "denoise": "aigc.restore.cli:add_denoise", "stylize": "aigc.restore.cli:add_stylize",
 }
 
 # `aigc train <task>` -> "module:function(subparsers)"
 TRAIN_TASKS: dict[str, str] = {
     "image-gen": "aigc.image_gen.cli:add_train",
+    "restore": "aigc.restore.cli:add_train",
 }
 
 # task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc generate`
@@ -34,7 +36,10 @@ GENERATE_TASKS: dict[str, str] = {
 
 
 # task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc inpaint`
-INPAINT_TASKS: dict[str, str] = {}
+INPAINT_TASKS: dict[str, str] = {
+    "image-gen": "aigc.image_gen.cli:inpaint_parser",
+    "restore": "aigc.restore.cli:inpaint_parser",
+}
 
 
 def add_train(subparsers: argparse._SubParsersAction) -> None:

@@ -21,6 +21,7 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "sngan": "aigc.image_gen.sngan:SNGAN",
         "lsgan": "aigc.image_gen.lsgan:LSGAN",
         "cgan": "aigc.image_gen.cgan:CGAN",
+        "ddpm": "aigc.image_gen.diffusion.ddpm:DDPM",
     },
     "restore": {"espcn": "aigc.restore.sr:ESPCN", "srresnet": "aigc.restore.sr:SRResNet", "dncnn": "aigc.restore.denoise:DnCNN", "dae": "aigc.restore.denoise:DAE"},
     "text": {"gpt": "aigc.text.objective:GPTLM", "lstm": "aigc.text.objective:LSTMLanguageModel"},
