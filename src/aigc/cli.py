@@ -21,17 +21,20 @@ COMMANDS: dict[str, str] = {
     "inpaint": "aigc.cli:add_inpaint",
     "info": "aigc.cli:add_info",
     "upscale": "aigc.restore.cli:add_upscale", "denoise": "aigc.restore.cli:add_denoise", "stylize": "aigc.restore.cli:add_stylize",
+    "chat": "aigc.text.cli:add_chat",
 }
 
 # `aigc train <task>` -> "module:function(subparsers)"
 TRAIN_TASKS: dict[str, str] = {
     "image-gen": "aigc.image_gen.cli:add_train",
     "restore": "aigc.restore.cli:add_train",
+    "text": "aigc.text.cli:add_train",
 }
 
 # task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc generate`
 GENERATE_TASKS: dict[str, str] = {
     "image-gen": "aigc.image_gen.cli:generate_parser",
+    "text": "aigc.text.cli:generate_parser",
 }
 
 
