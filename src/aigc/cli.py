@@ -60,8 +60,9 @@ def _add_model_command(subparsers: argparse._SubParsersAction, name: str, help: 
         name, help=help, add_help=False,
         description=f"{help[0].upper()}{help[1:]}. Options depend on the model's task; "
                     f"`aigc {name} DIR --help` lists them.")
+    p.add_argument("-h", "--help", action="store_true", help="show this help (with DIR: the task's options)")
     p.add_argument("model_dir", nargs="?", help="model directory written by `aigc train`")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the task's options")
     p.set_defaults(func=lambda args: _run_model_command(args, p, name, registry))
 
 
@@ -69,16 +70,16 @@ def _run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser
                        registry: dict[str, str]) -> int:
     from aigc.core.modeldir import read_config
 
-    if args.model_dir in (None, "-h", "--help"):
+    if args.model_dir is None:
         parser.print_help()
         print(f"\ntasks with `{name}`: {', '.join(sorted(registry)) or 'none yet'}")
-        return 0 if args.model_dir else 2
+        return 0 if args.help else 2
     task = read_config(args.model_dir)["task"]
     if task not in registry:
         raise AigcError(f"{args.model_dir}: a {task!r} model has no `{name}` command; "
                         f"`{name}` works with: {', '.join(sorted(registry)) or 'none yet'}")
     sub_parser = resolve(registry[task])(args.model_dir)
-    sub = sub_parser.parse_args(args.rest)
+    sub = sub_parser.parse_args(["--help", *args.rest] if args.help else args.rest)
     return sub.func(sub)
 
 

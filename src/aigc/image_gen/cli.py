@@ -6,9 +6,11 @@ import argparse
 
 from aigc.core.errors import BadInputError
 from aigc.core.registry import ARCHITECTURES, architecture
+from aigc.image_gen.cli_options import (add_family_args, add_sampling_args, apply_arch_defaults,
+                                        family_fields, inpaint_parser, sampling_kwargs)
 from aigc.train.cli_args import add_train_args, positive_int, train_config_from_args
 
-__all__ = ["add_train", "run_train", "generate_parser"]
+__all__ = ["add_train", "run_train", "generate_parser", "inpaint_parser"]
 
 TASK = "image-gen"
 
@@ -29,14 +31,23 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--features", type=positive_int, default=None, help="width of the 4x4 layers")
     p.add_argument("--hflip", action="store_true", help="augment with left-right flips")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them)")
+    add_family_args(p)
     add_train_args(p, steps=2000, batch_size=64, lr=2e-4)
-    p.set_defaults(func=run_train)
+    # --lr / --batch-size left unset take the architecture's paper defaults (e.g. wgan-gp 1e-4, 320)
+    p.set_defaults(func=run_train, lr=None, batch_size=None)
+    # "%(default).0s" prints nothing and stops the formatter appending "(default: None)".
+    helps = {"lr": "learning rate (default: the architecture's, else 2e-4)%(default).0s",
+             "batch_size": "per process (default: the architecture's, else 64)%(default).0s"}
+    for action in p._actions:
+        action.help = helps.get(action.dest, action.help)
 
 
-def _model_config(args: argparse.Namespace, channels: int):
+def _model_config(args: argparse.Namespace, channels: int, data=None):
     cls = architecture(TASK, args.arch).config_class
     fields = {"image_size": args.image_size, "channels": channels, "hflip": args.hflip}
-    if args.latent_dim:
+    if data is not None:
+        fields.update(family_fields(args, cls, data))
+    if args.latent_dim and "latent_dim" in cls.__dataclass_fields__:
         fields["latent_dim"] = args.latent_dim
     if args.features:
         names = cls.__dataclass_fields__
@@ -50,6 +61,7 @@ def _model_config(args: argparse.Namespace, channels: int):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from aigc.core.seed import seed_everything
     from aigc.data.images import load_image_source
     from aigc.train import Trainer
     from aigc.train.report import plot_metrics
@@ -58,11 +70,16 @@ def run_train(args: argparse.Namespace) -> int:
                              channels=args.channels, skip_bad=args.skip_bad)
     if data.skipped:
         print(f"skipped {len(data.skipped)} unreadable file(s), e.g. {data.skipped[0]}")
-    model_cfg = _model_config(args, data.images.shape[1])
+    model_cfg = _model_config(args, data.images.shape[1], data)
+    apply_arch_defaults(args, architecture(TASK, args.arch))
+    seed_everything(args.seed)  # network initialisation
     objective = architecture(TASK, args.arch)(model_cfg)
     meta = {"task": TASK, "architecture": args.arch, "data": data.spec()}
     trainer = Trainer(objective, train_config_from_args(args), args.out, meta=meta, resume=args.resume)
-    summary = trainer.fit({"images": data.images})
+    tensors = {"images": data.images}
+    if getattr(model_cfg, "num_classes", 0):
+        tensors["labels"] = data.labels
+    summary = trainer.fit(tensors)
     if trainer.dist.is_main:
         plot_metrics(args.out)
         losses = ", ".join(f"{k}={v:.4g}" for k, v in summary["logs"].items())
@@ -80,6 +97,7 @@ def generate_parser(model_dir: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default="samples.png", help="a .png grid, or a folder for one PNG per image")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--device", default="auto")
+    add_sampling_args(p)
     p.set_defaults(func=lambda a: run_generate(model_dir, a))
     return p
 
@@ -88,7 +106,9 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
     import aigc
 
     pipe = aigc.load(model_dir, device=args.device)
-    images = pipe.generate(args.n, seed=args.seed, batch_size=args.batch_size)
-    paths = pipe.save(images, args.out, seed=args.seed, n=args.n)
+    options = sampling_kwargs(pipe, args)
+    images = pipe.generate(args.n, seed=args.seed, batch_size=args.batch_size, **options)
+    paths = pipe.save(images, args.out, seed=args.seed, n=args.n,
+                      **{k: v for k, v in options.items() if v is not None})
     print(f"wrote {len(images)} image(s) to {paths[0] if len(paths) == 1 else args.out}")
     return 0

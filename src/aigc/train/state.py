@@ -101,7 +101,8 @@ def read_state(path: Path, rank: int, device: torch.device) -> tuple[dict, dict,
     """Return (state.json, model tensors, optimizer tensors, this rank's RNG tensors)."""
     state = json.loads((path / "state.json").read_text(encoding="utf-8"))
     weights = load_weights(path / "model.safetensors", device=device)
-    optim = load_weights(path / "optim.safetensors", device=device)
+    optim_file = path / "optim.safetensors"  # absent when the optimizers keep no tensors (plain SGD)
+    optim = load_weights(optim_file, device=device) if optim_file.is_file() else {}
     rng_file = path / f"rng-rank{rank}.safetensors"
     if not rng_file.is_file():
         raise BadInputError(f"{path} has no RNG state for rank {rank}: resume with the same number "

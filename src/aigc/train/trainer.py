@@ -82,7 +82,7 @@ class Trainer:
                  preview: Callable[..., torch.Tensor | None] | None = None) -> None:
         self.objective, self.config, self.out_dir = objective, config, Path(out_dir)
         self.meta, self.resume = dict(meta or {}), resume
-        if "model" not in self.meta and hasattr(objective, "config"):
+        if "model" not in self.meta and getattr(objective, "config", None) is not None:
             self.meta["model"] = config_to_dict(objective.config)
         self.preview = preview or getattr(objective, "sample", None)
         device = select_device(config.device)
@@ -117,14 +117,18 @@ class Trainer:
         cfg = {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
         path = self.out_dir / CONFIG_NAME
         if path.exists():
-            old = read_config(self.out_dir)
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
             for key in ("task", "architecture", "model"):
-                if key in self.meta and old.get(key) != cfg.get(key):
+                if old.get(key) != cfg.get(key):
                     raise BadInputError(
                         f"{self.out_dir} already holds a different model ({key} differs); "
-                        f"use another --out or --resume with the same settings")
-            if self.resume:
-                return
+                        f"use another --out, or --resume with the same model settings")
+            if not self.resume and (self.out_dir / "train_state" / "latest").exists():
+                raise BadInputError(f"{self.out_dir} already holds a trained model; pass --resume "
+                                    f"to continue it or choose another --out")
         atomic_write_json(path, cfg)
 
     # ------------------------------------------------------------------ step
@@ -232,7 +236,8 @@ class Trainer:
             optim_tensors.update(tensors)
             optim_meta[name] = meta
         save_weights(folder / "model.safetensors", self._tensors())
-        save_weights(folder / "optim.safetensors", optim_tensors)
+        if optim_tensors:
+            save_weights(folder / "optim.safetensors", optim_tensors)
         state = {"step": self.step, "optimizers": optim_meta, "batcher": batcher.state_dict(),
                  "scaler": {k: v for k, v in self.scaler.state_dict().items()},
                  "world": self.dist.world}
@@ -287,6 +292,8 @@ class Trainer:
         barrier(self.dist)
         if self.resume:
             self._load_checkpoint(batcher)
+        else:  # dropout and other global-RNG users start from the configured seed
+            torch.manual_seed(cfg.seed * 7919 + self.dist.rank + 1)
         log = MetricsLog(self.out_dir / "logs" / "metrics.jsonl", enabled=self.dist.is_main)
         log.truncate_after(self.step)
         start, first = time.perf_counter(), self.step
