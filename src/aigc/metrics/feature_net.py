@@ -27,7 +27,7 @@ class FeatureNetConfig:
 
     channels: int = 1
     image_size: int = 28
-    widths: tuple[int, int] = (32, 64)
+    widths: tuple[int, int] = (16, 32)
     feature_dim: int = 128
     num_classes: int = 10
 
@@ -43,11 +43,11 @@ class FeatureNet(nn.Module):
         super().__init__()
         self.config = config
         w1, w2 = config.widths
+        # Two conv stages are plenty for 28x28 grey data (~99% MNIST test accuracy) and keep
+        # training to about a minute on two CPU cores.
         self.body = nn.Sequential(
-            nn.Conv2d(config.channels, w1, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(w1, w1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w1, w2, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(w2, w2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(config.channels, w1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(w1, w2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(),
             nn.Linear(w2 * (config.image_size // 4) ** 2, config.feature_dim), nn.ReLU(),
         )
@@ -64,11 +64,14 @@ class FeatureNet(nn.Module):
 class FeatureClassifierObjective:
     """Cross-entropy on ``{"images": (B, C, S, S), "labels": (B,)}`` for the one Trainer."""
 
-    def __init__(self, config: FeatureNetConfig) -> None:
-        self.config = config
+    def __init__(self, config: FeatureNetConfig, seed: int = 0) -> None:
+        self.config, self.seed = config, seed
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"classifier": FeatureNet(self.config)}
+        # Initialise from ``seed`` without touching the caller's global RNG state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return {"classifier": FeatureNet(self.config)}
 
     def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"classifier": torch.optim.Adam(nets["classifier"].parameters(), lr=lr)}

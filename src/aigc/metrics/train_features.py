@@ -18,7 +18,7 @@ from aigc.core.modeldir import load_weights, save_weights, split_prefix
 from aigc.metrics.feature_net import FeatureClassifierObjective, FeatureNet, FeatureNetConfig
 from aigc.metrics.features import CONFIG, DOMAIN_FEATURES, WEIGHTS, features_dir, sha256_file
 
-__all__ = ["train_features", "TRAIN_DEFAULTS"]
+__all__ = ["train_features", "train_feature_net", "TRAIN_DEFAULTS"]
 
 # ~3 epochs of MNIST: >98.5% test accuracy in about a minute on a laptop CPU.
 TRAIN_DEFAULTS: dict[str, Any] = {"steps": 1500, "batch_size": 128, "lr": 1e-3, "seed": 0}
@@ -48,17 +48,24 @@ def train_features(data: str, *, steps: int = 1500, batch_size: int = 128, lr: f
     ``device`` defaults to cpu: the same seed then gives the same weights (and sha256) on the same
     torch version and thread count; GPU kernels are not bitwise reproducible.
     """
-    from aigc.train import TrainConfig, Trainer
-
     if data not in DOMAIN_FEATURES:
         raise BadInputError(f"train-features: unknown data {data!r}; choose one of {list(DOMAIN_FEATURES)}")
+    size = FeatureNetConfig().image_size
+    train, test = _load(data, "train", size), _load(data, "test", size)
     folder = Path(out) if out is not None else features_dir(data)
-    cfg = FeatureNetConfig()
-    train_x, train_y = _load(data, "train", cfg.image_size)
-    test_x, test_y = _load(data, "test", cfg.image_size)
-    num_classes = int(max(train_y.max(), test_y.max())) + 1
-    cfg = FeatureNetConfig(num_classes=num_classes)
-    objective = FeatureClassifierObjective(cfg)
+    return train_feature_net(data, train, test, folder, steps=steps, batch_size=batch_size, lr=lr,
+                             seed=seed, device=device, progress=progress)
+
+
+def train_feature_net(name: str, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                      folder: Path, *, steps: int, batch_size: int, lr: float, seed: int, device: str = "cpu",
+                      progress: bool = False) -> dict[str, Any]:
+    """Train on (images (N, 1, 28, 28) in [0, 1], labels (N,)) pairs with the Trainer; write ``folder``."""
+    from aigc.train import TrainConfig, Trainer
+
+    (train_x, train_y), (test_x, test_y) = train, test
+    cfg = FeatureNetConfig(num_classes=int(max(train_y.max(), test_y.max())) + 1)
+    objective = FeatureClassifierObjective(cfg, seed)
     tcfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device,
                        checkpoint_every=steps, log_every=max(1, steps // 20), progress=progress)
     scratch = folder.parent / f".train-{folder.name}"
@@ -70,8 +77,8 @@ def train_features(data: str, *, steps: int = 1500, batch_size: int = 128, lr: f
         shutil.rmtree(scratch, ignore_errors=True)
     net = FeatureNet(cfg)
     net.load_state_dict(weights, strict=True)
-    save_weights(folder / WEIGHTS, net.state_dict(), metadata={"features": data})
-    meta = {**objective.meta(), "name": data, "data": {"source": data, "train": len(train_x), "test": len(test_x)},
+    save_weights(folder / WEIGHTS, net.state_dict(), metadata={"features": name})
+    meta = {**objective.meta(), "name": name, "data": {"source": name, "train": len(train_x), "test": len(test_x)},
             "train": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "device": device,
                       "torch": torch.__version__},
             "test_accuracy": _accuracy(net, test_x, test_y), "sha256": sha256_file(folder / WEIGHTS)}
