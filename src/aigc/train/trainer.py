@@ -317,6 +317,16 @@ class Trainer:
     def _after_step(self, logs: dict[str, float], log: MetricsLog, bar: Any, batcher: Batcher) -> None:
         cfg = self.config
         if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            diagnose = getattr(self.objective, "diagnostics", None)  # e.g. class histogram of samples
+            if diagnose is not None and self.dist.is_main:
+                nets = self.sampling_networks()
+                modes = {n: net.training for n, net in nets.items()}
+                for net in nets.values():
+                    net.eval()
+                with torch.no_grad():
+                    logs = {**logs, **diagnose(nets, make_generator(cfg.seed + 1, self.device), self.step)}
+                for n, net in nets.items():
+                    net.train(modes[n])
             lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
             log.write({"step": self.step, "lr": lr, **logs})
             if bar is not None:
