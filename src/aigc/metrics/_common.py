@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["to_tensor64", "as_features", "FeatureBuffer"]
+__all__ = ["to_tensor64", "as_features", "FeatureBuffer", "RealFakeFeatures"]
 
 
 def to_tensor64(x: Any) -> torch.Tensor:
@@ -67,6 +67,21 @@ class FeatureBuffer:
         return torch.cat(self._chunks, dim=0)
 
 
-def check_same_length(a: Sequence[Any], b: Sequence[Any], what: str) -> None:
-    if len(a) != len(b):
-        raise BadInputError(f"{what}: got {len(a)} and {len(b)} items; they must pair one to one")
+
+class RealFakeFeatures:
+    """Base of metrics that keep every real and fake feature row (KID, precision/recall)."""
+
+    def __init__(self) -> None:
+        self.real, self.fake = FeatureBuffer(), FeatureBuffer()
+
+    def reset(self) -> None:
+        self.real.clear()
+        self.fake.clear()
+
+    def update(self, features: Any, real: bool) -> None:
+        """Add a batch of (N, D) features to the real or the fake side."""
+        (self.real if real else self.fake).add(features)
+
+    def merge(self, other: "RealFakeFeatures") -> None:
+        self.real.extend(other.real)
+        self.fake.extend(other.fake)

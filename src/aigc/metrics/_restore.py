@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from aigc.core.errors import BadInputError
 from aigc.metrics._common import to_tensor64
 
-__all__ = ["rgb_to_y", "prepare_pair"]
+__all__ = ["rgb_to_y", "prepare_pair", "PerImageMean"]
 
 # ITU-R BT.601 luma for RGB in [0, 1], giving Y in [16, 235] / 255: the convention of the
 # super-resolution literature (MATLAB rgb2ycbcr; SRCNN, EDSR, BasicSR) — PSNR/SSIM are on this Y.
@@ -51,3 +51,29 @@ def prepare_pair(pred: Any, target: Any, *, y_channel: bool, shave: int) -> tupl
     if shave:
         p, t = p[..., shave:-shave, shave:-shave], t[..., shave:-shave, shave:-shave]
     return p, t
+
+
+class PerImageMean:
+    """Accumulates the sum and count of a per-image score (PSNR, SSIM); ``compute`` is the mean."""
+
+    per_image: Callable[..., torch.Tensor]  # set by subclasses: (pred, target, **kwargs) -> (N,)
+
+    def __init__(self, *, data_range: float = 1.0, y_channel: bool = False, shave: int = 0) -> None:
+        self.kwargs = dict(data_range=data_range, y_channel=y_channel, shave=shave)
+        self.reset()
+
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, pred: Any, target: Any) -> None:
+        """Add (N, C, H, W) predictions and targets."""
+        values = type(self).per_image(pred, target, **self.kwargs)
+        self.total += float(values.sum())
+        self.count += values.numel()
+
+    def merge(self, other: "PerImageMean") -> None:
+        self.total += other.total
+        self.count += other.count
+
+    def compute(self) -> float:
+        return self.total / self.count if self.count else float("nan")

@@ -13,7 +13,6 @@ separated from the features that produced it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -25,20 +24,13 @@ from aigc.core.config import config_from_dict
 from aigc.core.errors import BadInputError
 from aigc.core.modeldir import load_weights
 from aigc.core.paths import cache_dir
+from aigc.data.download import sha256_file
 from aigc.data.transforms import resize, to_channels
 
 __all__ = ["FeatureExtractor", "load_feature_extractor", "features_dir", "sha256_file", "DOMAIN_FEATURES"]
 
 DOMAIN_FEATURES = ("mnist", "fashion-mnist", "digits")  # names train-features can build
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def features_dir(name: str) -> Path:

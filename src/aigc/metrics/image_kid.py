@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from aigc.core.errors import BadInputError
-from aigc.metrics._common import FeatureBuffer, as_features
+from aigc.metrics._common import RealFakeFeatures, as_features
 
 __all__ = ["polynomial_kernel", "mmd2_unbiased", "kernel_inception_distance", "KID"]
 
@@ -56,24 +56,12 @@ def kernel_inception_distance(features_a: Any, features_b: Any, *, subsets: int 
     return float(t.mean()), float(t.std(unbiased=False))
 
 
-class KID:
+class KID(RealFakeFeatures):
     """Accumulates real and fake (N, D) features; ``compute`` runs :func:`kernel_inception_distance`."""
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> None:
+        super().__init__()
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
-        self.real, self.fake = FeatureBuffer(), FeatureBuffer()
-
-    def reset(self) -> None:
-        self.real.clear()
-        self.fake.clear()
-
-    def update(self, features: Any, real: bool) -> None:
-        """Add a batch of (N, D) features to the real or the fake side."""
-        (self.real if real else self.fake).add(features)
-
-    def merge(self, other: "KID") -> None:
-        self.real.extend(other.real)
-        self.fake.extend(other.fake)
 
     def compute(self) -> tuple[float, float]:
         g = torch.Generator().manual_seed(self.seed)

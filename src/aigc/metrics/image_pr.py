@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from aigc.core.errors import BadInputError
-from aigc.metrics._common import FeatureBuffer, as_features
+from aigc.metrics._common import RealFakeFeatures, as_features
 
 __all__ = ["knn_radii", "manifold_fraction", "precision_recall", "PrecisionRecall"]
 
@@ -44,23 +44,12 @@ def precision_recall(real: Any, fake: Any, k: int = 3) -> tuple[float, float]:
     return precision, recall
 
 
-class PrecisionRecall:
+class PrecisionRecall(RealFakeFeatures):
     """Accumulates real and fake (N, D) features; ``compute`` runs :func:`precision_recall`."""
 
     def __init__(self, k: int = 3) -> None:
+        super().__init__()
         self.k = k
-        self.real, self.fake = FeatureBuffer(), FeatureBuffer()
-
-    def reset(self) -> None:
-        self.real.clear()
-        self.fake.clear()
-
-    def update(self, features: Any, real: bool) -> None:
-        (self.real if real else self.fake).add(features)
-
-    def merge(self, other: "PrecisionRecall") -> None:
-        self.real.extend(other.real)
-        self.fake.extend(other.fake)
 
     def compute(self) -> tuple[float, float]:
         return precision_recall(self.real.value(), self.fake.value(), self.k)

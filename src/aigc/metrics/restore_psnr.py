@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from aigc.metrics._restore import prepare_pair
+from aigc.metrics._restore import PerImageMean, prepare_pair
 
 __all__ = ["psnr_per_image", "psnr", "PSNR"]
 
@@ -33,24 +33,7 @@ def psnr(pred: Any, target: Any, *, data_range: float = 1.0, y_channel: bool = F
     return float(psnr_per_image(pred, target, data_range=data_range, y_channel=y_channel, shave=shave).mean())
 
 
-class PSNR:
+class PSNR(PerImageMean):
     """Accumulates the sum and count of per-image PSNR; ``compute`` returns the mean."""
 
-    def __init__(self, *, data_range: float = 1.0, y_channel: bool = False, shave: int = 0) -> None:
-        self.kwargs = dict(data_range=data_range, y_channel=y_channel, shave=shave)
-        self.reset()
-
-    def reset(self) -> None:
-        self.total, self.count = 0.0, 0
-
-    def update(self, pred: Any, target: Any) -> None:
-        values = psnr_per_image(pred, target, **self.kwargs)  # type: ignore[arg-type]
-        self.total += float(values.sum())
-        self.count += values.numel()
-
-    def merge(self, other: "PSNR") -> None:
-        self.total += other.total
-        self.count += other.count
-
-    def compute(self) -> float:
-        return self.total / self.count if self.count else float("nan")
+    per_image = staticmethod(psnr_per_image)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from aigc.core.errors import BadInputError
-from aigc.metrics._restore import prepare_pair
+from aigc.metrics._restore import PerImageMean, prepare_pair
 
 __all__ = ["ssim_per_image", "ssim", "SSIM"]
 
@@ -59,25 +59,7 @@ def ssim(pred: Any, target: Any, *, data_range: float = 1.0, y_channel: bool = F
     return float(ssim_per_image(pred, target, data_range=data_range, y_channel=y_channel, shave=shave).mean())
 
 
-class SSIM:
+class SSIM(PerImageMean):
     """Accumulates the sum and count of per-image SSIM; ``compute`` returns the mean."""
 
-    def __init__(self, *, data_range: float = 1.0, y_channel: bool = False, shave: int = 0) -> None:
-        self.kwargs = dict(data_range=data_range, y_channel=y_channel, shave=shave)
-        self.reset()
-
-    def reset(self) -> None:
-        self.total, self.count = 0.0, 0
-
-    def update(self, pred: Any, target: Any) -> None:
-        values = ssim_per_image(pred, target, **self.kwargs)  # type: ignore[arg-type]
-        self.total += float(values.sum())
-        self.count += values.numel()
-
-    def merge(self, other: "SSIM") -> None:
-        self.total += other.total
-        self.count += other.count
-
-    def compute(self) -> float:
-        return self.total / self.count if self.count else float("nan")
-
+    per_image = staticmethod(ssim_per_image)
