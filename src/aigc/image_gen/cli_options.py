@@ -115,7 +115,13 @@ def run_inpaint(model_dir: str, args: argparse.Namespace) -> int:
                             f"{tuple(image.shape[-2:])}; give a mask of the same size")
     out = pipe.inpaint(image, (mask > 0.5).float(), seed=args.seed, resample=args.resample,
                        **sampling_kwargs(pipe, args))
-    path = pipe.save(out, args.out, seed=args.seed, image=Path(args.image).name, mask=Path(args.mask).name,
-                     steps=args.steps, resample=args.resample)
-    print(f"wrote {path[0]}")
+    from aigc.core.artifacts import make_grid, save_png
+
+    if Path(args.out).suffix.lower() != ".png":
+        raise BadInputError(f"--out {args.out!r}: give a .png file")
+    # the picture itself at the model's size (no grid padding or enlarging), so kept pixels stay exact
+    meta = pipe.recipe(seed=args.seed, image=Path(args.image).name, mask=Path(args.mask).name,
+                       steps=args.steps, resample=args.resample)
+    path = save_png(args.out, make_grid(out[:1], padding=0), meta)
+    print(f"wrote {path}")
     return 0

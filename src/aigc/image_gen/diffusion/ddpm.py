@@ -53,6 +53,8 @@ class DDPMConfig:
 
     def __post_init__(self) -> None:
         self.unet_config()  # validates the network fields
+        # defaults larger than a short chain (e.g. --timesteps 20) shrink to it
+        self.sample_steps, self.diag_steps = min(self.sample_steps, self.timesteps), min(self.diag_steps, self.timesteps)
         checks = [
             (self.schedule_kind in SCHEDULE_KINDS, f"schedule_kind must be one of {SCHEDULE_KINDS}"),
             (self.timesteps >= 2, f"timesteps must be >= 2, got {self.timesteps}"),
