@@ -91,3 +91,13 @@ def test_gaussian_stats_and_bad_input() -> None:
         frechet_distance(np.zeros(5), np.zeros(5))
     with pytest.raises(BadInputError):
         frechet_distance(np.zeros((5, 2)), np.zeros((5, 3)))
+
+
+def test_public_names_resolve() -> None:
+    import aigc.metrics as m
+
+    for name in m.__all__:
+        assert getattr(m, name) is not None
+    assert callable(m.frechet_distance) and callable(m.psnr) and callable(m.ssim)
+    with pytest.raises(AttributeError):
+        m.not_a_metric  # noqa: B018

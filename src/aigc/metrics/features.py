@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -27,10 +27,24 @@ from aigc.core.paths import cache_dir
 from aigc.data.download import sha256_file
 from aigc.data.transforms import resize, to_channels
 
-__all__ = ["FeatureExtractor", "load_feature_extractor", "features_dir", "sha256_file", "DOMAIN_FEATURES"]
+__all__ = ["FeatureExtractor", "load_feature_extractor", "features_dir", "sha256_file", "check_state",
+           "DOMAIN_FEATURES"]
 
 DOMAIN_FEATURES = ("mnist", "fashion-mnist", "digits")  # names train-features can build
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def check_state(expected: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor], path: Path,
+                what: str, optional: Sequence[str] = ()) -> None:
+    """Raise one clear line naming missing, unexpected and misshapen keys of ``weights`` at ``path``."""
+    missing = sorted(set(expected) - set(weights) - set(optional))
+    extra = sorted(set(weights) - set(expected))
+    bad = sorted(k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape)
+    if missing or extra or bad:
+        detail = "; ".join(f"{kind} {keys[:5]}{' ...' if len(keys) > 5 else ''}"
+                           for kind, keys in (("missing", missing), ("unexpected", extra),
+                                              ("wrong shape", bad)) if keys)
+        raise BadInputError(f"{path}: not {what} weights ({detail})")
 
 
 def features_dir(name: str) -> Path:
@@ -101,10 +115,9 @@ def load_domain_features(folder: Path, name: str, device: str | torch.device = "
         raise BadInputError(f"{cfg_path}: architecture {meta.get('architecture')!r} is not {ARCHITECTURE!r}")
     cfg = config_from_dict(FeatureNetConfig, meta["model"])
     net = FeatureNet(cfg)
-    try:
-        net.load_state_dict(load_weights(w_path), strict=True)
-    except RuntimeError as exc:
-        raise BadInputError(f"{w_path}: weights do not fit the feature CNN ({exc})") from exc
+    weights = load_weights(w_path)
+    check_state(net.state_dict(), weights, w_path, f"{ARCHITECTURE} {cfg}")
+    net.load_state_dict(weights, strict=True)
     info = {"kind": "domain-cnn", "dim": cfg.feature_dim, "data": meta.get("data"),
             "test_accuracy": meta.get("test_accuracy")}
     return FeatureExtractor(name, net, channels=cfg.channels, image_size=cfg.image_size,

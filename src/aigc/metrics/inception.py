@@ -173,19 +173,14 @@ def load_inception_state(path: Path) -> InceptionV3:
     ``num_batches_tracked`` counters are optional (the original TF-converted file lacks them). The
     network is built on the meta device, so no time is spent on a random initialisation.
     """
+    from aigc.metrics.features import check_state
+
     with torch.device("meta"):
         net = InceptionV3()
     weights = {k: v for k, v in load_weights(path).items() if not k.endswith("num_batches_tracked")}
     expected = net.state_dict()
     counters = {k: torch.zeros((), dtype=torch.long) for k in expected if k.endswith("num_batches_tracked")}
-    missing = sorted(set(expected) - set(weights) - set(counters))
-    extra = sorted(set(weights) - set(expected))
-    bad = sorted(k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape)
-    if missing or extra or bad:
-        detail = "; ".join(f"{what} {keys[:5]}{' ...' if len(keys) > 5 else ''}"
-                           for what, keys in (("missing", missing), ("unexpected", extra),
-                                              ("wrong shape", bad)) if keys)
-        raise BadInputError(f"{path}: not FID InceptionV3 weights ({detail})")
+    check_state(expected, weights, path, "FID InceptionV3", optional=list(counters))
     state = {k: v.float() for k, v in weights.items()} | counters
     net.load_state_dict(state, strict=True, assign=True)
     return net
