@@ -1,0 +1,106 @@
+"""Language-model objectives for the Trainer: next-token cross-entropy over (B, context+1) windows.
+
+Registered in ``ARCHITECTURES["text"]`` as ``gpt`` and ``lstm``. Each owns its network under the
+name ``"model"``, its AdamW parameter groups, layer freezing for fine-tuning, and a decoder
+(``aigc.text.decoding``) that the sampler drives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aigc.text.decoding import GPTDecoder, LSTMDecoder
+from aigc.text.gpt import GPT, GPTConfig
+from aigc.text.lstm import LSTMConfig, LSTMLM
+
+__all__ = ["GPTLM", "LSTMLanguageModel", "lm_loss"]
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of logits (B, T, V) against targets (B, T), in nats."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction=reduction)
+
+
+class _LanguageModel:
+    """Shared by GPT and LSTM: the loss, optimiser groups, freezing and log-likelihood."""
+
+    config_class: type
+    network_class: type
+    ema_networks = ("model",)
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.nets: dict[str, nn.Module] = {"model": self.network_class(config)}
+
+    def networks(self) -> dict[str, nn.Module]:
+        return self.nets
+
+    @staticmethod
+    def logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return net(x)
+
+    def freeze(self, k: int) -> int:
+        """Freeze the embeddings and the first ``k`` layers; returns how many tensors were frozen."""
+        if not 0 <= k <= self.config.layers:
+            from aigc.core.errors import BadInputError
+
+            raise BadInputError(f"--freeze-layers must be between 0 and {self.config.layers}, got {k}")
+        params = self.nets["model"].block_parameters(k) if k else []
+        for p in params:
+            p.requires_grad_(False)
+        return len(params)
+
+    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
+        """AdamW; weight decay only on matrices of linear/recurrent layers, never on norms, biases
+        or embeddings (as GPT-2/nanoGPT decay only 2-D weights; embeddings are tables, not maps)."""
+        decay, no_decay = [], []
+        for name, p in nets["model"].named_parameters():
+            if p.requires_grad:
+                is_matrix = p.dim() >= 2 and not name.startswith(("wte.", "wpe."))
+                (decay if is_matrix else no_decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        betas = (self.config.beta1, self.config.beta2)
+        return {"model": torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)}
+
+    def training_step(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor],
+                      ctx: Any) -> dict[str, torch.Tensor]:
+        """``batch["tokens"]`` (B, context+1): predict tokens 1.. from tokens ..-1."""
+        tokens = batch["tokens"]
+        logits = self.logits(nets["model"], tokens[:, :-1])
+        return {"loss": lm_loss(logits, tokens[:, 1:])}
+
+    @torch.no_grad()
+    def nll(self, nets: Mapping[str, nn.Module], windows: torch.Tensor) -> tuple[float, int]:
+        """Summed NLL (nats) and token count of the targets of (N, context+1) windows."""
+        net = nets["model"]
+        logits = self.logits(net, windows[:, :-1])
+        return float(lm_loss(logits, windows[:, 1:], reduction="sum")), windows[:, 1:].numel()
+
+
+class GPTLM(_LanguageModel):
+    """Objective for :class:`aigc.text.gpt.GPT`."""
+
+    config_class = GPTConfig
+    network_class = GPT
+
+    def decoder(self, nets: Mapping[str, nn.Module], *, use_cache: bool = True) -> GPTDecoder:
+        return GPTDecoder(nets["model"], use_cache=use_cache)
+
+
+class LSTMLanguageModel(_LanguageModel):
+    """Objective for :class:`aigc.text.lstm.LSTMLM`."""
+
+    config_class = LSTMConfig
+    network_class = LSTMLM
+
+    @staticmethod
+    def logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return net(x)[0]
+
+    def decoder(self, nets: Mapping[str, nn.Module], *, use_cache: bool = True) -> LSTMDecoder:
+        return LSTMDecoder(nets["model"])

@@ -1,0 +1,120 @@
+"""Training a text model end to end: corpus -> tokenizer -> token windows -> Trainer -> val loss.
+
+Shared by ``aigc train text``, the demo and the benchmark, so all three run the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aigc.core.errors import BadInputError
+from aigc.core.pipeline import load_objective
+from aigc.core.registry import architecture
+from aigc.train import TrainConfig, Trainer
+from aigc.text.corpus import Corpus, lm_windows, load_corpus, split_tokens
+from aigc.text.evaluate import stream_nll
+from aigc.text.sampling import SamplingParams, TokenSampler
+from aigc.text.tokenizer import TextTokenizer, train_tokenizer
+
+__all__ = ["TextTrainSpec", "encode_corpus", "train_text"]
+
+TASK = "text"
+VAL_EVAL_TOKENS = 200_000  # cap on validation tokens scored after training (time, not accuracy)
+
+
+@dataclass(kw_only=True)
+class TextTrainSpec:
+    """What to train; model fields not given take the architecture's defaults."""
+
+    data: str | Corpus
+    arch: str = "gpt"
+    tokenizer: str = "char"
+    vocab_size: int = 2048  # BPE only
+    model: dict[str, Any] = field(default_factory=dict)  # e.g. {"context": 64, "layers": 4}
+    val_fraction: float = 0.1
+    errors: str = "strict"
+    init_from: str | None = None  # fine-tune this model directory
+    freeze_layers: int = 0
+
+
+def encode_corpus(corpus: Corpus, tokenizer: TextTokenizer) -> torch.Tensor:
+    """All documents as one (N,) token stream, ``<|endoftext|>`` between documents."""
+    eos = tokenizer.eos_id
+    ids: list[int] = []
+    for i, doc in enumerate(corpus.documents):
+        if i and eos is not None and corpus.kind == "text":
+            ids.append(eos)
+        ids.extend(tokenizer.encode(doc))
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def _build(spec: TextTrainSpec, corpus: Corpus, out_dir: Path, resume: bool) -> tuple[Any, TextTokenizer, str]:
+    """The objective, tokenizer and architecture name: fresh, resumed, or from ``init_from``."""
+    if spec.init_from:
+        objective, _, src = load_objective(spec.init_from, torch.device("cpu"), prefer_ema=True)
+        if src["task"] != TASK:
+            raise BadInputError(f"--init-from {spec.init_from}: a {src['task']!r} model, not a text model")
+        for net in objective.networks().values():
+            net.train()
+        return objective, TextTokenizer.from_file(spec.init_from), src["architecture"]
+    cls = architecture(TASK, spec.arch)
+    if resume and (out_dir / "tokenizer.json").is_file():
+        tokenizer = TextTokenizer.from_file(out_dir)
+    else:
+        tokenizer = train_tokenizer(spec.tokenizer, corpus.documents, spec.vocab_size)
+    try:
+        config = cls.config_class(**{**spec.model, "vocab_size": tokenizer.vocab_size})
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"{spec.arch} model settings: {exc}") from exc
+    return cls(config), tokenizer, spec.arch
+
+
+def _preview(objective: Any, tokenizer: TextTokenizer, out_dir: Path):
+    """A Trainer preview hook writing ``samples/latest.txt`` (200 sampled tokens)."""
+
+    def preview(nets: dict, generator: torch.Generator) -> None:
+        params = SamplingParams(max_tokens=200, top_k=50)
+        sampler = TokenSampler(objective.decoder(nets), [[tokenizer.eos_id or 0]], params, generator,
+                               tokenizer.stop_ids(), tokenizer.vocab_size)
+        ids = [int(tok[0]) for tok, new in sampler if bool(new[0])]
+        (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (out_dir / "samples" / "latest.txt").write_text(tokenizer.decode(ids), encoding="utf-8")
+        return None
+
+    return preview
+
+
+def train_text(spec: TextTrainSpec, train: TrainConfig, out_dir: str | os.PathLike, *,
+               resume: bool = False) -> dict[str, Any]:
+    """Train (or fine-tune) a language model into ``out_dir``; returns the Trainer's summary plus
+    ``val_loss`` (nats/token on the held-out tail) and ``train_tokens``."""
+    out_dir = Path(out_dir)
+    corpus = spec.data if isinstance(spec.data, Corpus) else load_corpus(spec.data, errors=spec.errors)
+    objective, tokenizer, arch = _build(spec, corpus, out_dir, resume)
+    if spec.freeze_layers:
+        objective.freeze(spec.freeze_layers)
+    ids = encode_corpus(corpus, tokenizer)
+    train_ids, val_ids = split_tokens(ids, spec.val_fraction)
+    context = objective.config.context
+    windows = lm_windows(train_ids, context)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not (resume and (out_dir / "tokenizer.json").is_file()):
+        tokenizer.save(out_dir)
+    meta = {"task": TASK, "architecture": arch,
+            "data": {**corpus.spec(), "tokenizer": spec.tokenizer if not spec.init_from else "inherited",
+                     "tokens": len(ids), "val_fraction": spec.val_fraction},
+            "init_from": spec.init_from, "freeze_layers": spec.freeze_layers}
+    trainer = Trainer(objective, train, out_dir, meta=meta, resume=resume,
+                      preview=_preview(objective, tokenizer, out_dir))
+    summary = trainer.fit({"tokens": windows})
+    summary["train_tokens"] = len(train_ids)
+    if len(val_ids) >= 2:
+        nll, n = stream_nll(objective, trainer.sampling_networks(), val_ids, context,
+                            max_tokens=VAL_EVAL_TOKENS)
+        summary["val_loss"] = nll / n
+    return summary
