@@ -124,8 +124,9 @@ class RestorePipeline:
 
     def recipe(self, **params: Any) -> dict[str, Any]:
         """Metadata stored with every output: model id, architecture, kind and the call's parameters."""
+        extra = {"style": self.config["style"]} if "style" in self.config else {}
         return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture,
-                "kind": self.kind, **params}
+                "kind": self.kind, **extra, **params}
 
     def process_file(self, src: str | os.PathLike, out: str | os.PathLike, *, tile: int = DEFAULT_TILE,
                      overlap: int | None = None, **params: Any) -> Path:

@@ -21,6 +21,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "style": ("johnson",),
 }
 DEFAULT_DATA = {"sr": "t91", "denoise": "train400", "inpaint": "t91", "style": "content"}
+DEFAULT_PATCHES = {"sr": 8192, "denoise": 16384, "inpaint": 4096, "style": 1024}
 
 
 def build_objective(kind: str, arch: str | None, **fields: Any) -> Any:
@@ -46,10 +47,11 @@ def build_objective(kind: str, arch: str | None, **fields: Any) -> Any:
 
 
 def build_training(kind: str, arch: str | None, data: str | None, *, patch: int | None = None,
-                   patches: int = 8192, seed: int = 0, **fields: Any) -> tuple[Any, dict[str, torch.Tensor], dict]:
+                   patches: int | None = None, seed: int = 0, **fields: Any) -> tuple[Any, dict[str, torch.Tensor], dict]:
     """(objective, training tensors, config.json meta) for one run."""
     objective = build_objective(kind, arch, **fields)
     spec = data or DEFAULT_DATA[kind]
+    patches = patches or DEFAULT_PATCHES[kind]
     tensors = objective.make_data(spec, patch=patch, n=patches, seed=seed)
     arch = arch or KINDS[kind][0]
     assert arch in ARCHITECTURES[TASK]
