@@ -23,7 +23,7 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "cgan": "aigc.image_gen.cgan:CGAN",
         "ddpm": "aigc.image_gen.diffusion.ddpm:DDPM",
     },
-    "restore": {"espcn": "aigc.restore.sr:ESPCN", "srresnet": "aigc.restore.sr:SRResNet", "dncnn": "aigc.restore.denoise:DnCNN", "dae": "aigc.restore.denoise:DAE"},
+    "restore": {"espcn": "aigc.restore.sr:ESPCN", "srresnet": "aigc.restore.sr:SRResNet", "dncnn": "aigc.restore.denoise:DnCNN", "dae": "aigc.restore.denoise:DAE", "srgan": "aigc.restore.srgan:SRGAN", "pconv": "aigc.restore.inpaint:PConv", "johnson": "aigc.restore.style:Johnson"},
     "text": {"gpt": "aigc.text.objective:GPTLM", "lstm": "aigc.text.objective:LSTMLanguageModel"},
 }
 
