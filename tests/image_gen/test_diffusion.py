@@ -21,13 +21,7 @@ from aigc.train.trainer import read_metrics
 SMALL = dict(image_size=8, features=8, mults=(1, 2), attention_levels=(1,), timesteps=40)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny convolutions on a shared 2-core machine run ~10x faster on one thread (no spin-waits).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def make(**kw) -> DDPM:
@@ -132,13 +126,17 @@ def test_inpainting_keeps_known_pixels_and_counts_calls():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("ddpm") / "m"
     obj = DDPM(DDPMConfig(**SMALL, num_classes=4, sample_steps=5))
     tcfg = TrainConfig(steps=40, batch_size=16, lr=3e-3, device="cpu", seed=0, log_every=1, progress=False)
     meta = {"task": "image-gen", "architecture": "ddpm",
             "data": {"source": "toy", "class_names": ["top", "upper", "lower", "bottom"]}}
-    Trainer(obj, tcfg, out, meta=meta).fit(toy_data())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        Trainer(obj, tcfg, out, meta=meta).fit(toy_data())
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

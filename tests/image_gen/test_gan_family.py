@@ -19,13 +19,7 @@ ARCHS = ["wgan-gp", "sngan", "lsgan", "cgan"]
 SMALL = {"image_size": 8, "g_features": 16, "d_features": 16, "latent_dim": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny convolutions on a shared 2-core machine run ~10x faster on one thread (no spin-waits).
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def make(arch: str, **kw):
@@ -138,13 +132,17 @@ def test_n_critic_chunks_the_batch():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("gans")
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    for arch in ARCHS:
-        tcfg = TrainConfig(steps=12, batch_size=40 if arch == "wgan-gp" else 20, lr=1e-3, device="cpu",
-                           seed=0, log_every=1, progress=False, ema_decay=0.9)
-        meta = {"task": "image-gen", "architecture": arch,
-                "data": {"source": "toy", "class_names": [f"c{i}" for i in range(10)]}}
-        Trainer(make(arch), tcfg, root / arch, meta=meta).fit(digits())
+    try:
+        for arch in ARCHS:
+            tcfg = TrainConfig(steps=12, batch_size=40 if arch == "wgan-gp" else 20, lr=1e-3, device="cpu",
+                               seed=0, log_every=1, progress=False, ema_decay=0.9)
+            meta = {"task": "image-gen", "architecture": arch,
+                    "data": {"source": "toy", "class_names": [f"c{i}" for i in range(10)]}}
+            Trainer(make(arch), tcfg, root / arch, meta=meta).fit(digits())
+    finally:
+        torch.set_num_threads(threads)
     return root
 
 

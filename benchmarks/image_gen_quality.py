@@ -1,0 +1,147 @@
+"""Image-generation quality on MNIST: each architecture trains for a fixed wall-clock budget, then
+FID (over the ``mnist`` domain-CNN features of ``aigc.metrics``, against the MNIST test set) and the
+class coverage of generated samples; class-conditional models also report the share of samples
+classified as the class they were asked for. Writes ``results/image_gen_quality.json`` and one PNG
+sample sheet per architecture.
+
+    python benchmarks/image_gen_quality.py --budget-s 600 --samples 10000 --threads 1
+
+Goals: conditional models >= 95 % of samples in their requested class; unconditional ones all 10
+classes at 5-15 % each. The budget stops training through the Trainer's graceful-stop flag (the one
+Ctrl-C sets), so every model gets the same wall-clock time whatever its step cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import command, machine  # noqa: E402
+
+import aigc  # noqa: E402
+from aigc.core.artifacts import make_grid, save_png  # noqa: E402
+from aigc.core.atomic import atomic_write_json  # noqa: E402
+from aigc.core.errors import BadInputError  # noqa: E402
+from aigc.core.registry import architecture  # noqa: E402
+from aigc.data.images import DIGIT_NAMES, load_image_source  # noqa: E402
+from aigc.metrics import class_coverage, conditional_accuracy, frechet_distance, load_feature_extractor  # noqa: E402
+from aigc.train import TrainConfig, Trainer  # noqa: E402
+from aigc.train.trainer import TrainingInterrupted  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+# name in the table -> (registered architecture, config fields, train settings, sampling options)
+RUNS: dict[str, tuple[str, dict, dict, dict]] = {
+    "dcgan": ("dcgan", {}, {"lr": 2e-4, "batch_size": 64}, {}),
+    "vae": ("vae", {}, {"lr": 1e-3, "batch_size": 64}, {}),
+    "wgan-gp": ("wgan-gp", {}, {"lr": 1e-4, "batch_size": 320}, {}),
+    "sngan": ("sngan", {}, {"lr": 2e-4, "batch_size": 64}, {}),
+    "lsgan": ("lsgan", {}, {"lr": 2e-4, "batch_size": 64}, {}),
+    "cgan": ("cgan", {"num_classes": 10}, {"lr": 2e-4, "batch_size": 64}, {}),
+    # a narrow U-Net (16 channels) on 16x16 digits and 20 DDIM steps: a CPU budget affords little more
+    "ddpm": ("ddpm", {"num_classes": 10, "features": 16, "image_size": 16}, {"lr": 1e-3, "batch_size": 64, "ema_decay": 0.995},
+             {"guidance": 3.0, "steps": 20}),
+}
+
+
+def features():
+    try:
+        return load_feature_extractor("mnist")
+    except BadInputError:
+        from aigc.metrics.train_features import train_features
+
+        print("training the mnist feature CNN once (cached) ...", flush=True)
+        train_features("mnist", progress=False)
+        return load_feature_extractor("mnist")
+
+
+def train(name: str, data, budget_s: float, out: Path, image_size: int) -> dict:
+    arch, fields, settings, _ = RUNS[name]
+    cls = architecture("image-gen", arch)
+    torch.manual_seed(0)
+    objective = cls(cls.config_class(**{"image_size": image_size, "channels": 1, **fields}))
+    tcfg = TrainConfig(steps=10**9, device="cpu", seed=0, log_every=50, checkpoint_every=10**9,
+                       progress=False, **settings)
+    meta = {"task": "image-gen", "architecture": arch, "data": data.spec()}
+    trainer = Trainer(objective, tcfg, out, meta=meta)
+    tensors = {"images": data.images, "labels": data.labels}
+    timer = threading.Timer(budget_s, lambda: setattr(trainer, "_stop_requested", True))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        trainer.fit(tensors)
+    except TrainingInterrupted:
+        pass
+    finally:
+        timer.cancel()
+    return {"steps": trainer.step, "train_s": round(time.perf_counter() - start, 1)}
+
+
+@torch.no_grad()
+def evaluate(name: str, out: Path, extractor, real_feats: torch.Tensor, n: int, sheet: Path) -> dict:
+    pipe = aigc.load(str(out), device="cpu")
+    conditional = pipe.num_classes > 0
+    labels = torch.arange(n) % 10 if conditional else None
+    start = time.perf_counter()
+    images = pipe.generate(n, seed=0, labels=labels, **RUNS[name][3])
+    sample_s = time.perf_counter() - start
+    probs = extractor.probs(images)
+    cov = class_coverage(probs, 10)
+    shares = [c / n for c in cov["histogram"]]
+    order = torch.arange(100) if not conditional else torch.arange(100).view(10, 10).T.flatten()
+    save_png(sheet, make_grid(images[order]), pipe.recipe(seed=0, n=100), scale_to=512)
+    return {
+        "fid": round(frechet_distance(extractor.features(images), real_feats), 3),
+        "features": extractor.name,
+        "classes_covered": cov["modes_covered"],
+        "classes_within_5_15pct": sum(0.05 <= s <= 0.15 for s in shares),
+        "class_shares": [round(s, 4) for s in shares],
+        "class_kl": round(cov["kl_to_uniform"], 4),
+        "conditional_accuracy": round(conditional_accuracy(probs, labels), 4) if conditional else None,
+        "samples": n, "sample_s": round(sample_s, 1),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--archs", nargs="+", default=list(RUNS), choices=list(RUNS))
+    p.add_argument("--budget-s", type=float, default=600, help="training wall-clock seconds per model")
+    p.add_argument("--samples", type=int, default=10_000, help="generated images per model")
+    p.add_argument("--ddpm-samples", type=int, default=None, help="fewer samples for ddpm (DDIM is slow on CPU)")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a shared CPU)")
+    p.add_argument("--note", default="")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extractor = features()
+    real = load_image_source("mnist", split="test", channels=1).images
+    real_feats = extractor.features(real)
+    out_json = RESULTS / "image_gen_quality.json"
+    result: dict = {}
+    if out_json.is_file():  # keep rows of archs not re-run this time
+        import json
+
+        result = {k: v for k, v in json.loads(out_json.read_text()).items() if k in RUNS}
+    for name in args.archs:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = RUNS[name][1].get("image_size", args.image_size)
+            data = load_image_source("mnist", split="train", image_size=size, channels=1)
+            info = train(name, data, args.budget_s, Path(tmp) / name, size)
+            n = args.ddpm_samples if name == "ddpm" and args.ddpm_samples else args.samples
+            row = evaluate(name, Path(tmp) / name, extractor, real_feats, n, RESULTS / f"image_gen_{name}.png")
+        result[name] = {**row, **info, "budget_s": int(args.budget_s), "image_size": size}
+        print(name, result[name], flush=True)
+        result.update({"machine": machine(), "command": command(), "note": args.note,
+                       "features_info": extractor.describe()})
+        atomic_write_json(out_json, result)
+
+
+if __name__ == "__main__":
+    main()
