@@ -70,6 +70,15 @@ def test_inpaint_and_stylize_commands(tmp_path, folder, capsys) -> None:
     assert meta["method"] == "gatys" and meta["encoder"].startswith("random-features")
     assert main(["stylize", str(folder / "0.png"), str(styled)]) == 2
     assert "--style" in capsys.readouterr().err
+    johnson = tmp_path / "jn"
+    assert main(["train", "restore", "--task", "style", "--features", "4", "--data", str(folder),
+                 "--style", str(folder / "2.png"), "--patch", "16", "--patches", "4", "--steps", "1",
+                 "--batch-size", "2", "--no-progress", "--out", str(johnson)]) == 0
+    fast = tmp_path / "fast.png"
+    assert main(["stylize", str(folder / "0.png"), str(fast), "--model", str(johnson)]) == 0
+    meta = read_png_metadata(fast)
+    assert meta["architecture"] == "johnson" and meta["style"]["file"] == "2.png"
+    assert meta["style"]["encoder"].startswith("random-features")
 
 
 def test_bad_inputs_get_clear_errors(tmp_path, folder, capsys) -> None:

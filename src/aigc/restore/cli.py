@@ -61,8 +61,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     objective, tensors, meta = build_training(args.kind, args.arch, args.data, patch=args.patch,
                                               patches=args.patches, seed=args.seed, **_fields(args))
-    if args.style or args.kind == "style":
+    if args.kind == "style":
         objective.set_style_image(args.style, meta)
+    elif args.style:
+        raise BadInputError("--style is for --task style (or use `aigc stylize`)")
     if args.init:
         if not hasattr(objective, "init_from"):
             raise BadInputError(f"--init works with --arch srgan, not {meta['architecture']}")
