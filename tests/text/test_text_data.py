@@ -50,7 +50,8 @@ def test_special_tokens_are_single_ids(kind):
         assert tok.encode(special) == [tok.token_id(special)]
     prompt = chat_prompt([{"role": "user", "content": "hi"}])
     assert tok.encode(prompt)[0] == tok.token_id("<|user|>")
-    assert tok.stop_ids(chat=True) == {tok.token_id(EOS), tok.token_id("<|end|>")}
+    assert tok.stop_ids(chat=True) == {tok.token_id(t) for t in (EOS, *CHAT_TOKENS)}
+    assert tok.stop_ids() == {tok.token_id(EOS)}
 
 
 def test_invalid_utf8_names_file_and_offset(tmp_path):

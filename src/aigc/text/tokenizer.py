@@ -79,8 +79,9 @@ class TextTokenizer:
         return self.token_id(EOS)
 
     def stop_ids(self, *, chat: bool = False) -> set[int]:
-        """Ids that end a generation: end-of-text, and in chat the end-of-turn token."""
-        names = [EOS, "<|end|>"] if chat else [EOS]
+        """Ids that end a generation: end-of-text, and in chat also the end of the turn or any
+        role marker (the model starting someone else's turn)."""
+        names = [EOS, *CHAT_TOKENS] if chat else [EOS]
         return {i for i in (self.token_id(n) for n in names) if i is not None}
 
 
