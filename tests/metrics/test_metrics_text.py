@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-import sacrebleu
+sacrebleu = pytest.importorskip("sacrebleu", reason="BLEU needs the aigc[metrics] extra")
 
 from aigc.core.errors import BadInputError
 from aigc.metrics import BLEU, DistinctN, Perplexity, SelfBLEU, bleu, distinct_n, perplexity, self_bleu
