@@ -20,7 +20,11 @@ COMMANDS: dict[str, str] = {
     "generate": "aigc.cli:add_generate",
     "inpaint": "aigc.cli:add_inpaint",
     "info": "aigc.cli:add_info",
-    "upscale": "aigc.restore.cli:add_upscale", "denoise": "aigc.restore.cli:add_denoise", "stylize": "aigc.restore.cli:add_stylize",
+    "eval": "aigc.metrics.cli:add_eval",
+    "metrics": "aigc.metrics.cli:add_metrics",
+    "upscale": "aigc.restore.cli:add_upscale",
+    "denoise": "aigc.restore.cli:add_denoise",
+    "stylize": "aigc.restore.cli:add_stylize",
     "chat": "aigc.text.cli:add_chat",
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["ARCHITECTURES", "PIPELINES", "resolve", "architecture"]
+__all__ = ["ARCHITECTURES", "PIPELINES", "EVALUATORS", "resolve", "architecture"]
 
 # (task, architecture) -> objective/network builder module:callable
 ARCHITECTURES: dict[str, dict[str, str]] = {
@@ -32,6 +32,12 @@ PIPELINES: dict[str, str] = {
     "image-gen": "aigc.image_gen.pipeline:ImageGenPipeline",
     "restore": "aigc.restore.pipeline:RestorePipeline",
     "text": "aigc.text.pipeline:TextPipeline",
+}
+
+
+# evaluations a task provides to `aigc eval` (metrics never imports a task directly)
+EVALUATORS: dict[str, str] = {
+    "text-perplexity": "aigc.text.evaluate:perplexity",
 }
 
 

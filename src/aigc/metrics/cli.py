@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from aigc.core.errors import BadInputError
+from aigc.core.registry import EVALUATORS, resolve
 
 __all__ = ["add_eval", "add_metrics"]
 
@@ -38,7 +39,8 @@ Files are paired by relative path without extension."""
 TEXT_HELP = """metrics:
   bleu       sacrebleu corpus BLEU of the hypotheses against the references (0-100)
   self_bleu  mean BLEU of each hypothesis against the others: higher = less diverse
-  distinct_n unique n-grams / all n-grams over the hypotheses: higher = more diverse"""
+  distinct_n unique n-grams / all n-grams over the hypotheses: higher = more diverse
+  perplexity exp(mean negative log-likelihood per token) of --model on --data: lower = better"""
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -116,10 +118,21 @@ def _read_lines(path: str) -> list[str]:
 def _run_text(args: argparse.Namespace) -> int:
     from aigc.metrics.evaluate import evaluate_text
 
-    hyps = _read_lines(args.hyps)
-    refs = [_read_lines(r) for r in args.refs] if args.refs else None
-    report = evaluate_text(hyps, refs, orders=args.orders, self_bleu_max=args.self_bleu_max, seed=args.seed)
-    _emit({"hyps": args.hyps, "refs": args.refs, **report}, args.json)
+    if not args.hyps and not args.model:
+        raise BadInputError("eval text: give --hyps FILE (BLEU, distinct-n) and/or --model DIR --data FILE (perplexity)")
+    report: dict = {}
+    if args.hyps:
+        hyps = _read_lines(args.hyps)
+        refs = [_read_lines(r) for r in args.refs] if args.refs else None
+        report.update({"hyps": args.hyps, "refs": args.refs,
+                       **evaluate_text(hyps, refs, orders=args.orders, self_bleu_max=args.self_bleu_max,
+                                       seed=args.seed)})
+    if args.model:
+        if not args.data:
+            raise BadInputError("eval text: --model needs --data FILE (held-out UTF-8 text)")
+        # the text task computes it (metrics never imports a task): looked up in the registry
+        report["perplexity"] = resolve(EVALUATORS["text-perplexity"])(args.model, args.data, device=args.device)
+    _emit(report, args.json)
     return 0
 
 
@@ -157,7 +170,10 @@ def _add_text(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("text", help="BLEU, self-BLEU and distinct-n of generated text",
                        description="Score generated text (one text per line).",
                        epilog=TEXT_HELP, formatter_class=_formatter)
-    p.add_argument("--hyps", required=True, help="generated texts, one per line (UTF-8)")
+    p.add_argument("--hyps", help="generated texts, one per line (UTF-8)")
+    p.add_argument("--model", help="a text model directory: report its perplexity on --data")
+    p.add_argument("--data", help="held-out UTF-8 text file for --model's perplexity")
+    p.add_argument("--device", default="auto", help="device for --model (default auto)")
     p.add_argument("--refs", nargs="+", help="reference file(s), line-aligned with --hyps (for BLEU)")
     p.add_argument("--orders", type=int, nargs="+", default=[1, 2, 3], help="n of distinct-n (default 1 2 3)")
     p.add_argument("--self-bleu-max", type=int, default=500, help="texts sampled for self-BLEU (default 500)")
