@@ -119,3 +119,15 @@ def test_perplexity_matches_mean_nll(cli_model, text_file):
     assert math.isclose(result["nll_per_token"], total / result["tokens"], rel_tol=1e-4)
     assert math.isclose(result["perplexity"], math.exp(result["nll_per_token"]), rel_tol=1e-9)
     assert perplexity(str(cli_model), text_file, device="cpu")["perplexity"] == pytest.approx(result["perplexity"])
+
+
+def test_same_seed_same_weights_and_exact_resume(tmp_path, text_file):
+    from safetensors.torch import load_file
+
+    common = ["--data", str(text_file), *TINY, "--batch-size", "4", "--device", "cpu", "--no-progress",
+              "--checkpoint-every", "4"]
+    assert main(["train", "text", *common, "--steps", "8", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "text", *common, "--steps", "4", "--out", str(tmp_path / "b")]) == 0
+    assert main(["train", "text", *common, "--steps", "8", "--out", str(tmp_path / "b"), "--resume"]) == 0
+    a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

@@ -95,7 +95,9 @@ def train_text(spec: TextTrainSpec, train: TrainConfig, out_dir: str | os.PathLi
     ``val_loss`` (nats/token on the held-out tail) and ``train_tokens``."""
     out_dir = Path(out_dir)
     corpus = spec.data if isinstance(spec.data, Corpus) else load_corpus(spec.data, errors=spec.errors)
-    objective, tokenizer, arch = _build(spec, corpus, out_dir, resume)
+    with torch.random.fork_rng(devices=[]):  # seeded network initialisation, caller's RNG untouched
+        torch.manual_seed(train.seed)
+        objective, tokenizer, arch = _build(spec, corpus, out_dir, resume)
     if spec.freeze_layers:
         objective.freeze(spec.freeze_layers)
     ids = encode_corpus(corpus, tokenizer)
