@@ -14,7 +14,7 @@ def _greedy_ids(pipe, prompts, n, use_cache):
     params = SamplingParams(max_tokens=n, temperature=0, use_cache=use_cache)
     rows = [pipe.tokenizer.encode(p) for p in prompts]
     sampler = TokenSampler(pipe.objective.decoder(pipe.nets, use_cache=use_cache), rows, params, None,
-                           set(), pipe.tokenizer.vocab_size)
+                           set())
     return torch.stack([t for t, _ in sampler], dim=1)
 
 

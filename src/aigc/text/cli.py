@@ -155,7 +155,6 @@ def run_chat(args: argparse.Namespace) -> int:
     pipe = aigc.load(args.model_dir, device=args.device)
     interactive = sys.stdin.isatty()
     params = _sampling(args)
-    params["stop"] = tuple(params["stop"]) + ("<|user|>", "<|end|>")
     system = [{"role": "system", "content": args.system}] if args.system else []
     history = list(system)
     turn = 0

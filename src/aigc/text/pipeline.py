@@ -20,7 +20,7 @@ from aigc.core.pipeline import load_objective
 from aigc.core.seed import make_generator
 from aigc.text.chat import chat_prompt
 from aigc.text.sampling import SamplingParams, TokenSampler, beam_search
-from aigc.text.tokenizer import TextTokenizer
+from aigc.text.tokenizer import CHAT_TOKENS, TextTokenizer
 
 __all__ = ["TextPipeline", "MAX_PROMPTS"]
 
@@ -74,11 +74,11 @@ class TextPipeline:
 
     def chat(self, turns: Sequence[dict[str, str]], **params: Any) -> str:
         """The assistant's next turn after ``turns`` ([{"role": ..., "content": ...}, ...])."""
-        out = self._collect([chat_prompt(turns)], self._params(params), chat=True)
+        out = self._collect([chat_prompt(turns)], self._chat_params(params), chat=True)
         return out[0].strip()
 
     def stream_chat(self, turns: Sequence[dict[str, str]], **params: Any) -> Iterator[str]:
-        for _, piece in self._pieces([chat_prompt(turns)], self._params(params), chat=True):
+        for _, piece in self._pieces([chat_prompt(turns)], self._chat_params(params), chat=True):
             yield piece
 
     # ------------------------------------------------------------------ internals
@@ -87,6 +87,12 @@ class TextPipeline:
             return SamplingParams(**params)
         except TypeError as exc:
             raise BadInputError(f"unknown generation parameter: {exc}") from exc
+
+    def _chat_params(self, params: dict[str, Any]) -> SamplingParams:
+        """Role markers also stop a turn as text, for tokenizers without chat tokens (GPT-2)."""
+        stop = params.get("stop", ())
+        stop = (stop,) if isinstance(stop, str) else tuple(stop)
+        return self._params({**params, "stop": stop + tuple(m for m in CHAT_TOKENS if m not in stop)})
 
     def _encode(self, prompt: str) -> list[int]:
         if not isinstance(prompt, str):
@@ -115,8 +121,7 @@ class TextPipeline:
                 yield i, _cut(self.tokenizer.decode(ids), params.stop)[0]
             return
         generator = make_generator(params.seed, self.device)
-        sampler = TokenSampler(self._decoder(params), rows, params, generator, stop_ids,
-                               self.tokenizer.vocab_size)
+        sampler = TokenSampler(self._decoder(params), rows, params, generator, stop_ids)
         ids: list[list[int]] = [[] for _ in rows]
         sent, closed = [0] * len(rows), [False] * len(rows)
         for tokens, new in sampler:

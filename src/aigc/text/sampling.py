@@ -97,9 +97,9 @@ class TokenSampler:
     stop string appeared); iteration ends when every row finished or ``max_tokens`` were drawn."""
 
     def __init__(self, decoder: Any, rows: Sequence[Sequence[int]], params: SamplingParams,
-                 generator: torch.Generator | None, stop_ids: set[int], vocab_size: int) -> None:
+                 generator: torch.Generator | None, stop_ids: set[int]) -> None:
         self.decoder, self.rows, self.params, self.generator = decoder, rows, params, generator
-        self.stop_ids, self.vocab_size = sorted(stop_ids), vocab_size
+        self.stop_ids = sorted(stop_ids)
         self.done: torch.Tensor | None = None
 
     def finish(self, row: int) -> None:

@@ -80,7 +80,7 @@ def _preview(objective: Any, tokenizer: TextTokenizer, out_dir: Path):
     def preview(nets: dict, generator: torch.Generator) -> None:
         params = SamplingParams(max_tokens=200, top_k=50)
         sampler = TokenSampler(objective.decoder(nets), [[tokenizer.eos_id or 0]], params, generator,
-                               tokenizer.stop_ids(), tokenizer.vocab_size)
+                               tokenizer.stop_ids())
         ids = [int(tok[0]) for tok, new in sampler if bool(new[0])]
         (out_dir / "samples").mkdir(parents=True, exist_ok=True)
         (out_dir / "samples" / "latest.txt").write_text(tokenizer.decode(ids), encoding="utf-8")
