@@ -91,7 +91,8 @@ def test_save_load_and_seeded_generation(arch, trained, tmp_path):
     a, b = pipe.generate(6, seed=1), pipe.generate(6, seed=1)
     assert a.shape == (6, 1, 16, 16) and torch.equal(a, b)
     assert not torch.equal(a, pipe.generate(6, seed=2))
-    assert torch.equal(pipe.generate(6, seed=1, batch_size=4), a)  # batching never changes samples
+    # batching never changes the latents (conv kernels may round differently per batch size)
+    torch.testing.assert_close(pipe.generate(6, seed=1, batch_size=4), a, rtol=1e-5, atol=1e-6)
     # the pipeline's networks reproduce the training objective's EMA / live networks exactly
     again = aigc.load(str(trained / arch), device="cpu")
     assert torch.equal(again.generate(3, seed=5), pipe.generate(3, seed=5))

@@ -144,3 +144,10 @@ def test_training_lowers_the_loss_and_writes_logs_and_curves(tmp_path):
 def test_bad_train_config_is_rejected(bad):
     with pytest.raises(BadInputError):
         TrainConfig(**bad)
+
+
+def test_time_limit_stops_cleanly_with_a_checkpoint(tmp_path):
+    summary = Trainer(LinearRegression(), quiet(steps=10**6, batch_size=8, time_limit_s=0.2),
+                      tmp_path).fit(regression_data())
+    assert summary["stopped"] == "time limit" and 0 < summary["step"] < 10**6
+    assert (tmp_path / "train_state" / f"step-{summary['step']:08d}").is_dir()

@@ -37,6 +37,8 @@ def add_train_args(p: argparse.ArgumentParser, *, steps: int, batch_size: int, l
     g.add_argument("--checkpoint-every", type=positive_int, default=500, metavar="STEPS")
     g.add_argument("--sample-every", type=int, default=0, metavar="STEPS", help="preview grids (0 = at the end)")
     g.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS")
+    g.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop after this much training time (checkpointed; --resume continues)")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -46,5 +48,5 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         warmup_steps=args.warmup, grad_clip=args.grad_clip, accumulate=args.accumulate,
         ema_decay=args.ema, precision=args.precision, device=args.device, seed=args.seed,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
-        log_every=args.log_every, progress=not args.no_progress,
+        log_every=args.log_every, progress=not args.no_progress, time_limit_s=args.time_limit,
     )

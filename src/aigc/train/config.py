@@ -35,6 +35,7 @@ class TrainConfig:
     log_every: int = 10
     keep_checkpoints: int = 2
     progress: bool = True
+    time_limit_s: float | None = None  # stop (with a checkpoint) after this much training time
 
     def __post_init__(self) -> None:
         checks = [
@@ -51,6 +52,7 @@ class TrainConfig:
             (self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}"),
             (self.sample_every >= 0, f"sample_every must be >= 0, got {self.sample_every}"),
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
+            (self.time_limit_s is None or self.time_limit_s > 0, f"time_limit_s must be > 0, got {self.time_limit_s}"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
         ]
         for ok, message in checks:

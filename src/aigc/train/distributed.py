@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "barrier", "any_flag"]
+__all__ = ["DistInfo", "init_distributed", "barrier", "sync_max"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def any_flag(info: DistInfo, flag: bool) -> bool:
-    """True on every rank when ``flag`` is true on any rank (keeps ranks stopping together)."""
+def sync_max(info: DistInfo, value: int) -> int:
+    """The largest ``value`` over all ranks (so every rank stops at the same step)."""
     if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+        return value
+    t = torch.tensor([float(value)])
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return int(t.item())

@@ -30,7 +30,7 @@ from aigc.core.seed import make_generator
 from aigc.train import state as ckpt
 from aigc.train.batcher import Batcher
 from aigc.train.config import TrainConfig, lr_factor
-from aigc.train.distributed import DistInfo, any_flag, barrier, init_distributed
+from aigc.train.distributed import DistInfo, barrier, init_distributed, sync_max
 from aigc.train.ema import EMA
 from aigc.train.logging import MetricsLog, save_preview
 
@@ -299,19 +299,23 @@ class Trainer:
         start, first = time.perf_counter(), self.step
         ctx = StepContext(self)
         logs: dict[str, float] = {}
+        stopped = None
         with self._graceful_interrupt(), self._progress(first) as bar:
-            while self.step < cfg.steps:
+            while self.step < cfg.steps and stopped is None:
                 logs = self._train_step(batcher, ctx)
                 self._after_step(logs, log, bar, batcher)
-                if any_flag(self.dist, self._stop_requested):
+                out_of_time = cfg.time_limit_s is not None and time.perf_counter() - start >= cfg.time_limit_s
+                code = sync_max(self.dist, 2 if self._stop_requested else 1 if out_of_time else 0)
+                if code == 2:
                     self.save_checkpoint(batcher)
                     raise TrainingInterrupted(
                         f"interrupted at step {self.step}; checkpoint saved in {self.out_dir}. "
                         f"Continue with --resume")
+                stopped = "time limit" if code == 1 else None
         if self.step > first or not (self.out_dir / WEIGHTS_NAME).exists():
             self.save_checkpoint(batcher)
             self._sample()
-        return {"step": self.step, "steps_run": self.step - first, "logs": logs,
+        return {"step": self.step, "steps_run": self.step - first, "logs": logs, "stopped": stopped,
                 "seconds": time.perf_counter() - start, "out_dir": str(self.out_dir)}
 
     def _after_step(self, logs: dict[str, float], log: MetricsLog, bar: Any, batcher: Batcher) -> None:
@@ -319,14 +323,8 @@ class Trainer:
         if self.step % cfg.log_every == 0 or self.step == cfg.steps:
             diagnose = getattr(self.objective, "diagnostics", None)  # e.g. class histogram of samples
             if diagnose is not None and self.dist.is_main:
-                nets = self.sampling_networks()
-                modes = {n: net.training for n, net in nets.items()}
-                for net in nets.values():
-                    net.eval()
-                with torch.no_grad():
+                with self._evaluating() as nets:
                     logs = {**logs, **diagnose(nets, make_generator(cfg.seed + 1, self.device), self.step)}
-                for n, net in nets.items():
-                    net.train(modes[n])
             lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
             log.write({"step": self.step, "lr": lr, **logs})
             if bar is not None:
@@ -349,6 +347,20 @@ class Trainer:
                   dynamic_ncols=True, mininterval=0.5) as bar:
             yield bar
 
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[dict[str, nn.Module]]:
+        """The sampling networks in eval mode under no_grad; their train/eval modes are restored."""
+        nets = self.sampling_networks()
+        modes = {n: net.training for n, net in nets.items()}
+        try:
+            for net in nets.values():
+                net.eval()
+            with torch.no_grad():
+                yield nets
+        finally:
+            for n, net in nets.items():
+                net.train(modes[n])
+
     def sampling_networks(self) -> dict[str, nn.Module]:
         """EMA networks where kept, else the live ones (unwrapped)."""
         return {n: (self.ema[n].module if n in self.ema else net) for n, net in self.raw.items()}
@@ -356,14 +368,8 @@ class Trainer:
     def _sample(self) -> None:
         if self.preview is None or not self.dist.is_main:
             return
-        nets = self.sampling_networks()
-        modes = {n: net.training for n, net in nets.items()}
-        for net in nets.values():
-            net.eval()
-        with torch.no_grad():
+        with self._evaluating() as nets:
             images = self.preview(nets, make_generator(self.config.seed, self.device))
-        for n, net in nets.items():
-            net.train(modes[n])
         if images is not None:
             save_preview(images, self.out_dir / "samples", self.step)
 
