@@ -46,7 +46,7 @@ def save_png(path: str | Path, array: np.ndarray, metadata: Mapping[str, Any] | 
     arr = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     img = Image.fromarray(arr)
     if scale_to and max(img.size) < scale_to:
-        factor = max(1, scale_to // max(img.size))
+        factor = -(-scale_to // max(img.size))  # round up
         img = img.resize((img.width * factor, img.height * factor), Image.NEAREST)
     info = PngImagePlugin.PngInfo()
     for key, value in (metadata or {}).items():
