@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m aigc.demo --out runs/demo
 
+# Tiny models run fastest on one thread per process; pytest-xdist then uses every core.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --durations=15 tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/trainer_overhead.py

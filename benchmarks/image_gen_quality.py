@@ -29,7 +29,7 @@ from aigc.core.artifacts import make_grid, save_png  # noqa: E402
 from aigc.core.atomic import atomic_write_json  # noqa: E402
 from aigc.core.errors import BadInputError  # noqa: E402
 from aigc.core.registry import architecture  # noqa: E402
-from aigc.data.images import DIGIT_NAMES, load_image_source  # noqa: E402
+from aigc.data.images import load_image_source  # noqa: E402
 from aigc.metrics import class_coverage, conditional_accuracy, frechet_distance, load_feature_extractor  # noqa: E402
 from aigc.train import TrainConfig, Trainer  # noqa: E402
 

@@ -14,7 +14,7 @@ from aigc.core.errors import BadInputError
 from aigc.core.modeldir import WEIGHTS_NAME, load_weights, model_id, read_config, split_prefix
 from aigc.core.registry import PIPELINES, architecture, resolve
 
-__all__ = ["load_pipeline", "load_objective"]
+__all__ = ["Pipeline", "load_pipeline", "load_objective"]
 
 
 def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema: bool = True) -> tuple[Any, dict, dict]:
@@ -41,6 +41,32 @@ def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema:
             raise BadInputError(f"{path / WEIGHTS_NAME}: weights do not fit {name!r} ({exc})") from exc
         nets[name] = net.to(device).eval()
     return objective, nets, config
+
+
+class Pipeline:
+    """Base of every task's Pipeline: the objective, its inference networks and the model's id.
+
+    Subclasses add the task's methods (``generate``, ``upscale``, ...) and set ``task``.
+    """
+
+    task = ""
+
+    def __init__(self, objective: Any, nets: dict, config: dict, device: torch.device, model_id: str) -> None:
+        self.objective, self.nets, self.config = objective, nets, config
+        self.device, self.model_id = device, model_id
+
+    @classmethod
+    def from_dir(cls, path: str | os.PathLike, *, device: torch.device) -> "Pipeline":
+        objective, nets, config = load_objective(path, device)
+        return cls(objective, nets, config, device, model_id(path))
+
+    @property
+    def architecture(self) -> str:
+        return self.config["architecture"]
+
+    def recipe(self, **params: Any) -> dict[str, Any]:
+        """Metadata stored with every output: model id, task, architecture and the call's parameters."""
+        return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
 
 
 def load_pipeline(path: str | os.PathLike, *, device: str = "auto") -> Any:

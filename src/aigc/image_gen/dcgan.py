@@ -24,11 +24,14 @@ class DCGANConfig:
     d_features: int = 128  # channels of the discriminator's 4x4 layer
     hflip: bool = False  # augment real images with left-right flips (not for digits)
     beta1: float = 0.5  # Adam beta1 = 0.5 stabilises GAN training (Radford et al. 2015)
+    real_label: float = 1.0  # < 1 = one-sided label smoothing (Salimans et al. 2016), e.g. 0.9
 
     def __post_init__(self) -> None:
         num_doublings(self.image_size)
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if not 0.5 < self.real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
         if self.latent_dim < 1 or self.g_features < 16 or self.d_features < 16:
             raise ValueError("latent_dim must be >= 1 and g_features/d_features >= 16")
 
@@ -90,7 +93,7 @@ class DCGAN:
         z = torch.randn(real.shape[0], self.config.latent_dim, generator=ctx.generator, device=real.device)
         fake = nets["generator"](z)
         d_real, d_fake = nets["discriminator"](real), nets["discriminator"](fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.config.real_label))
                   + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         ctx.optimize("discriminator", d_loss)
         # The G step goes through the unwrapped D: D is not updated here, so DDP must not sync it.

@@ -11,8 +11,7 @@ import torch
 
 from aigc.core.artifacts import make_grid, save_png
 from aigc.core.errors import BadInputError
-from aigc.core.modeldir import model_id
-from aigc.core.pipeline import load_objective
+from aigc.core.pipeline import Pipeline
 from aigc.core.seed import make_generator
 from aigc.data.transforms import resize, to_channels
 
@@ -21,23 +20,10 @@ __all__ = ["ImageGenPipeline", "MAX_IMAGES"]
 MAX_IMAGES = 100_000
 
 
-class ImageGenPipeline:
+class ImageGenPipeline(Pipeline):
     """A trained image generator loaded from its model directory (EMA weights when present)."""
 
     task = "image-gen"
-
-    def __init__(self, objective: Any, nets: dict, config: dict, device: torch.device, model_id: str) -> None:
-        self.objective, self.nets, self.config = objective, nets, config
-        self.device, self.model_id = device, model_id
-
-    @classmethod
-    def from_dir(cls, path: str | os.PathLike, *, device: torch.device) -> "ImageGenPipeline":
-        objective, nets, config = load_objective(path, device)
-        return cls(objective, nets, config, device, model_id(path))
-
-    @property
-    def architecture(self) -> str:
-        return self.config["architecture"]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -144,10 +130,6 @@ class ImageGenPipeline:
         z = self.objective.encode(self.nets, self.prepare(torch.stack([a, b])))
         t = torch.linspace(0, 1, steps, device=z.device).unsqueeze(1)
         return self.objective.decode(self.nets, (1 - t) * z[0] + t * z[1]).cpu()
-
-    def recipe(self, **params: Any) -> dict[str, Any]:
-        """Metadata stored with every output: model id, architecture and the call's parameters."""
-        return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
 
     def save(self, images: torch.Tensor, out: str | os.PathLike, **params: Any) -> list[Path]:
         """Save as one PNG grid (``out`` ends in .png) or as one PNG per image in folder ``out``."""

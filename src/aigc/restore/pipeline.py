@@ -16,8 +16,7 @@ import torch
 
 from aigc.core.artifacts import save_png
 from aigc.core.errors import BadInputError
-from aigc.core.modeldir import model_id
-from aigc.core.pipeline import load_objective
+from aigc.core.pipeline import Pipeline
 from aigc.data.folder import read_image
 from aigc.restore.color import array_to_tensor, tensor_to_array
 from aigc.restore.tiling import tiled_apply
@@ -43,23 +42,10 @@ def _batch(image: torch.Tensor) -> torch.Tensor:
     return x.float()
 
 
-class RestorePipeline:
+class RestorePipeline(Pipeline):
     """A trained restoration model loaded from its model directory (EMA weights when present)."""
 
     task = "restore"
-
-    def __init__(self, objective: Any, nets: dict, config: dict, device: torch.device, model_id: str) -> None:
-        self.objective, self.nets, self.config = objective, nets, config
-        self.device, self.model_id = device, model_id
-
-    @classmethod
-    def from_dir(cls, path: str | os.PathLike, *, device: torch.device) -> "RestorePipeline":
-        objective, nets, config = load_objective(path, device)
-        return cls(objective, nets, config, device, model_id(path))
-
-    @property
-    def architecture(self) -> str:
-        return self.config["architecture"]
 
     @property
     def kind(self) -> str:
@@ -125,8 +111,7 @@ class RestorePipeline:
     def recipe(self, **params: Any) -> dict[str, Any]:
         """Metadata stored with every output: model id, architecture, kind and the call's parameters."""
         extra = {"style": self.config["style"]} if "style" in self.config else {}
-        return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture,
-                "kind": self.kind, **extra, **params}
+        return super().recipe(kind=self.kind, **extra, **params)
 
     def process_file(self, src: str | os.PathLike, out: str | os.PathLike, *, tile: int = DEFAULT_TILE,
                      overlap: int | None = None, **params: Any) -> Path:

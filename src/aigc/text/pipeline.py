@@ -16,7 +16,7 @@ import torch
 from aigc.core.atomic import atomic_write_bytes
 from aigc.core.errors import BadInputError
 from aigc.core.modeldir import model_id
-from aigc.core.pipeline import load_objective
+from aigc.core.pipeline import Pipeline, load_objective
 from aigc.core.seed import make_generator
 from aigc.text.chat import chat_prompt
 from aigc.text.sampling import SamplingParams, TokenSampler, beam_search
@@ -27,15 +27,15 @@ __all__ = ["TextPipeline", "MAX_PROMPTS"]
 MAX_PROMPTS = 1024
 
 
-class TextPipeline:
+class TextPipeline(Pipeline):
     """A trained language model and its tokenizer, loaded from a model directory."""
 
     task = "text"
 
     def __init__(self, objective: Any, nets: dict, config: dict, tokenizer: TextTokenizer,
                  device: torch.device, model_id: str) -> None:
-        self.objective, self.nets, self.config, self.tokenizer = objective, nets, config, tokenizer
-        self.device, self.model_id = device, model_id
+        super().__init__(objective, nets, config, device, model_id)
+        self.tokenizer = tokenizer
 
     @classmethod
     def from_dir(cls, path: str | os.PathLike, *, device: torch.device) -> "TextPipeline":
@@ -45,10 +45,6 @@ class TextPipeline:
             raise BadInputError(f"{path}: tokenizer has {tokenizer.vocab_size} tokens but the model "
                                 f"only {objective.config.vocab_size}; the directory is inconsistent")
         return cls(objective, nets, config, tokenizer, device, model_id(path))
-
-    @property
-    def architecture(self) -> str:
-        return self.config["architecture"]
 
     @property
     def context(self) -> int:
@@ -146,10 +142,6 @@ class TextPipeline:
         return self.objective.decoder(self.nets, use_cache=params.use_cache)
 
     # ------------------------------------------------------------------ outputs
-    def recipe(self, **params: Any) -> dict[str, Any]:
-        """Metadata stored with every output: model id, architecture and the call's parameters."""
-        return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
-
     def save(self, text: str, out: str | os.PathLike, **params: Any) -> tuple[Path, Path]:
         """Write ``text`` to ``out`` and its recipe to ``out + '.json'`` (both atomically)."""
         out = Path(out)

@@ -25,7 +25,7 @@ from aigc.core.atomic import atomic_write_json
 from aigc.core.config import config_to_dict
 from aigc.core.device import autocast, check_precision, select_device
 from aigc.core.errors import AigcError, BadInputError, NonFiniteLossError
-from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, read_config, save_weights, split_prefix
+from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, save_weights, split_prefix
 from aigc.core.seed import make_generator
 from aigc.train import state as ckpt
 from aigc.train.batcher import Batcher
