@@ -41,6 +41,7 @@ class Ctx:
 
     def __init__(self, nets):
         self.generator, self.raw, self.losses = make_generator(0), nets, {}
+        self.device = torch.device("cpu")
 
     def optimize(self, name, loss):
         self.losses[name] = loss

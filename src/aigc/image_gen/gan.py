@@ -47,6 +47,7 @@ class GANConfig:
     gp_weight: float = 0.0  # gradient-penalty weight lambda (10 in Gulrajani et al. 2017)
     beta1: float = 0.5
     beta2: float = 0.999
+    real_label: float = 1.0  # < 1: one-sided label smoothing of the "ns" loss (Salimans et al. 2016)
     diag_features: str = ""  # feature extractor for the class-histogram diagnostics ("" = off)
     diag_every: int = 0  # steps between diagnostics (0 = off)
     diag_samples: int = 500
@@ -61,6 +62,8 @@ class GANConfig:
             (self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}"),
             (self.d_norm in D_NORMS, f"d_norm must be one of {D_NORMS}, got {self.d_norm!r}"),
             (self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}"),
+            (0.5 < self.real_label <= 1.0, f"real_label must be in (0.5, 1], got {self.real_label}"),
+            (self.real_label == 1.0 or self.loss == "ns", "real_label smoothing applies to the ns loss only"),
             (self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}"),
             (not (self.gp_weight and self.d_norm == "batch"),
              "a gradient penalty needs a critic without batch norm (Gulrajani et al. 2017, sec. 4)"),
@@ -169,12 +172,15 @@ class AdversarialGAN(ClassHistogramProbe):
         z = torch.randn(n, self.config.latent_dim, generator=ctx.generator, device=ctx.device)
         return g(z, labels)
 
-    def _critic_step(self, nets, real: torch.Tensor, labels: torch.Tensor | None, ctx) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self._fake(nets["generator"], real.shape[0], labels, ctx)
+    def _critic_step(self, nets, real: torch.Tensor, labels: torch.Tensor | None, ctx,
+                     fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if fake is None:
+            with torch.no_grad():
+                fake = self._fake(nets["generator"], real.shape[0], labels, ctx)
+        fake = fake.detach()
         d = nets["discriminator"]
         d_real, d_fake = d(real, labels), d(fake, labels)
-        loss = d_loss(self.config.loss, d_real, d_fake)
+        loss = d_loss(self.config.loss, d_real, d_fake, self.config.real_label)
         out = {"d_loss": loss.detach(), "d_real": d_real.detach().float().mean(),
                "d_fake": d_fake.detach().float().mean()}
         if self.config.gp_weight:
@@ -199,12 +205,14 @@ class AdversarialGAN(ClassHistogramProbe):
                 raise BadInputError(f"batch size {real.shape[0]} is smaller than n_critic={cfg.n_critic}")
         chunks = real.tensor_split(cfg.n_critic)
         label_chunks = labels.tensor_split(cfg.n_critic) if labels is not None else [None] * cfg.n_critic
-        logs: dict[str, torch.Tensor] = {}
-        for x, y in zip(chunks, label_chunks):
-            for k, v in self._critic_step(nets, x, y, ctx).items():
-                logs[k] = logs.get(k, 0.0) + v / cfg.n_critic
         y = label_chunks[-1]
-        fake = self._fake(nets["generator"], chunks[-1].shape[0], y, ctx)
+        # With one critic step, D and G share one generator forward (as in DCGAN's reference loop).
+        shared = self._fake(nets["generator"], real.shape[0], labels, ctx) if cfg.n_critic == 1 else None
+        logs: dict[str, torch.Tensor] = {}
+        for x, yc in zip(chunks, label_chunks):
+            for k, v in self._critic_step(nets, x, yc, ctx, shared).items():
+                logs[k] = logs.get(k, 0.0) + v / cfg.n_critic
+        fake = shared if shared is not None else self._fake(nets["generator"], chunks[-1].shape[0], y, ctx)
         # The G step goes through the unwrapped D: D is not updated here, so DDP must not sync it.
         loss = g_loss(cfg.loss, ctx.raw["discriminator"](fake, y))
         ctx.optimize("generator", loss)

@@ -19,11 +19,14 @@ __all__ = ["LOSSES", "d_loss", "g_loss", "gradient_penalty"]
 LOSSES = ("ns", "wgan", "hinge", "lsgan")
 
 
-def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Discriminator (critic) loss to minimise, from its outputs on real and fake images (B,)."""
+def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """Discriminator (critic) loss to minimise, from its outputs on real and fake images (B,).
+
+    ``real_target`` < 1 is one-sided label smoothing for the ``ns`` loss (Salimans et al. 2016).
+    """
     real, fake = real.float(), fake.float()
     if kind == "ns":
-        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
                 + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
     if kind == "wgan":
         return fake.mean() - real.mean()
