@@ -64,7 +64,7 @@ def run_train(args: argparse.Namespace) -> int:
     from aigc.core.seed import seed_everything
     from aigc.data.images import load_image_source
     from aigc.train import Trainer
-    from aigc.train.report import plot_metrics
+    from aigc.train.report import report_training
 
     data = load_image_source(args.data, split=args.split, image_size=args.image_size,
                              channels=args.channels, skip_bad=args.skip_bad)
@@ -81,10 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
         tensors["labels"] = data.labels
     summary = trainer.fit(tensors)
     if trainer.dist.is_main:
-        plot_metrics(args.out)
-        losses = ", ".join(f"{k}={v:.4g}" for k, v in summary["logs"].items())
-        print(f"trained {args.arch} to step {summary['step']} in {summary['seconds']:.1f}s "
-              f"({losses}); model in {args.out}")
+        report_training(summary, args.arch, args.out)
     return 0
 
 

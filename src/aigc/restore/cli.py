@@ -56,7 +56,7 @@ def _fields(args: argparse.Namespace) -> dict:
 def run_train(args: argparse.Namespace) -> int:
     from aigc.core.errors import BadInputError
     from aigc.train import Trainer
-    from aigc.train.report import plot_metrics
+    from aigc.train.report import report_training
     from aigc.restore.train import build_training
 
     objective, tensors, meta = build_training(args.kind, args.arch, args.data, patch=args.patch,
@@ -72,10 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
     trainer = Trainer(objective, train_config_from_args(args), args.out, meta=meta, resume=args.resume)
     summary = trainer.fit(tensors)
     if trainer.dist.is_main:
-        plot_metrics(args.out)
-        logs = ", ".join(f"{k}={v:.4g}" for k, v in summary["logs"].items())
-        print(f"trained {meta['architecture']} to step {summary['step']} in {summary['seconds']:.1f}s "
-              f"({logs}); model in {args.out}")
+        report_training(summary, meta["architecture"], args.out)
     return 0
 
 

@@ -48,7 +48,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from aigc.train.report import plot_metrics
+    from aigc.train.report import report_training
     from aigc.text.corpus import Corpus, demo_corpus
     from aigc.text.train import TextTrainSpec, train_text
 
@@ -65,10 +65,8 @@ def run_train(args: argparse.Namespace) -> int:
                          model=model, val_fraction=args.val_fraction, errors=args.errors,
                          init_from=args.init_from, freeze_layers=args.freeze_layers)
     summary = train_text(spec, train_config_from_args(args), args.out, resume=args.resume)
-    plot_metrics(args.out)
-    val = f", val loss {summary['val_loss']:.4f}" if "val_loss" in summary else ""
-    print(f"trained {args.arch} to step {summary['step']} in {summary['seconds']:.1f}s "
-          f"(loss {summary['logs'].get('loss', float('nan')):.4f}{val}); model in {args.out}")
+    val = f", val_loss={summary['val_loss']:.4f}" if "val_loss" in summary else ""
+    report_training(summary, args.arch, args.out, extra=val)
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Iterable
 from aigc.core.atomic import atomic_path
 from aigc.train.trainer import read_metrics
 
-__all__ = ["plot_metrics"]
+__all__ = ["plot_metrics", "report_training"]
 
 
 def plot_metrics(out_dir: str | Path, keys: Iterable[str] | None = None, dest: str | Path | None = None) -> Path | None:
@@ -35,3 +35,12 @@ def plot_metrics(out_dir: str | Path, keys: Iterable[str] | None = None, dest: s
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return dest
+
+
+def report_training(summary: dict, name: str, out_dir: str | Path, *, extra: str = "") -> None:
+    """After ``Trainer.fit``: plot the curves and print one line of what was trained."""
+    plot_metrics(out_dir)
+    logs = ", ".join(f"{k}={v:.4g}" for k, v in summary["logs"].items())
+    stopped = f", stopped by the {summary['stopped']}" if summary.get("stopped") else ""
+    print(f"trained {name} to step {summary['step']} in {summary['seconds']:.1f}s ({logs}{extra}){stopped}; "
+          f"model in {out_dir}")
