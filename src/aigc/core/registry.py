@@ -12,7 +12,7 @@ from aigc.core.errors import BadInputError
 
 __all__ = ["ARCHITECTURES", "PIPELINES", "EVALUATORS", "resolve", "architecture"]
 
-# (task, architecture) -> objective/network builder module:callable
+# task -> architecture -> the objective class (its config_class builds the networks)
 ARCHITECTURES: dict[str, dict[str, str]] = {
     "image-gen": {
         "dcgan": "aigc.image_gen.dcgan:DCGAN",
@@ -23,8 +23,19 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "cgan": "aigc.image_gen.cgan:CGAN",
         "ddpm": "aigc.image_gen.diffusion.ddpm:DDPM",
     },
-    "restore": {"espcn": "aigc.restore.sr:ESPCN", "srresnet": "aigc.restore.sr:SRResNet", "dncnn": "aigc.restore.denoise:DnCNN", "dae": "aigc.restore.denoise:DAE", "srgan": "aigc.restore.srgan:SRGAN", "pconv": "aigc.restore.inpaint:PConv", "johnson": "aigc.restore.style:Johnson"},
-    "text": {"gpt": "aigc.text.objective:GPTLM", "lstm": "aigc.text.objective:LSTMLanguageModel"},
+    "restore": {
+        "espcn": "aigc.restore.sr:ESPCN",
+        "srresnet": "aigc.restore.sr:SRResNet",
+        "srgan": "aigc.restore.srgan:SRGAN",
+        "dncnn": "aigc.restore.denoise:DnCNN",
+        "dae": "aigc.restore.denoise:DAE",
+        "pconv": "aigc.restore.inpaint:PConv",
+        "johnson": "aigc.restore.style:Johnson",
+    },
+    "text": {
+        "gpt": "aigc.text.objective:GPTLM",
+        "lstm": "aigc.text.objective:LSTMLanguageModel",
+    },
 }
 
 # task -> Pipeline class that loads a model directory of that task
