@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "denoise": "aigc.restore.cli:add_denoise",
     "stylize": "aigc.restore.cli:add_stylize",
     "chat": "aigc.text.cli:add_chat",
+    "import": "aigc.text.cli:add_import",
 }
 
 # `aigc train <task>` -> "module:function(subparsers)"

@@ -52,3 +52,13 @@ def test_gpt2_import_refuses_pickles_and_bad_dirs(tmp_path):
         convert_gpt2(tmp_path, tmp_path / "out")
     with pytest.raises(BadInputError, match="no config.json"):
         convert_gpt2(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_import_command_converts_and_reports_bad_dirs(hf_dir, tmp_path, capsys):
+    from aigc.cli import main
+
+    src, _ = hf_dir
+    assert main(["import", "gpt2", str(src), str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "model.safetensors").is_file() and (tmp_path / "cli" / "tokenizer.json").is_file()
+    assert main(["import", "gpt2", str(tmp_path / "nowhere"), str(tmp_path / "x")]) == 2
+    assert "no config.json" in capsys.readouterr().err

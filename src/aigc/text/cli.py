@@ -182,3 +182,22 @@ def run_chat(args: argparse.Namespace) -> int:
         history.append({"role": "assistant", "content": "".join(pieces).strip()})
         turn += 1
     return 0
+
+
+def add_import(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("import", help="convert a local Hugging Face GPT-2 directory to an aigc model",
+                              description="Convert a local Hugging Face GPT-2 directory (config.json, "
+                                          "model.safetensors, tokenizer files) into an aigc text model "
+                                          "directory. Nothing is downloaded and nothing is unpickled.")
+    p.add_argument("format", choices=["gpt2"], help="the source format")
+    p.add_argument("src", help="Hugging Face model directory")
+    p.add_argument("out", help="aigc model directory to write")
+    p.set_defaults(func=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from aigc.text.hf_import import convert_gpt2
+
+    out = convert_gpt2(args.src, args.out)
+    print(f"converted {args.src} into {out}; try: aigc generate {out} --prompt 'Hello'")
+    return 0
