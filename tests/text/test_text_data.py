@@ -107,3 +107,52 @@ def test_demo_corpus_is_deterministic_english():
     text = demo_corpus()
     assert text == demo_corpus()
     assert len(text) > 100_000 and "the" in text
+
+
+def test_dialogue_training_scores_only_the_assistant():
+    from aigc.text.chat import assistant_mask
+    from aigc.text.tokenizer import train_char_tokenizer
+    from aigc.text.train import dialogue_weights
+
+    turns = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
+             {"role": "assistant", "content": "hello"}, {"role": "user", "content": "bye"},
+             {"role": "assistant", "content": "ok"}]
+    text = format_dialogue(turns)
+    tok = train_char_tokenizer([text])
+    ids = torch.tensor(tok.encode(text))
+    weights = dialogue_weights(ids, tok)
+    kept = tok.decode(ids[weights.bool()].tolist())
+    assert kept == "hello<|end|>ok<|end|>"
+    # an independent reference: walk the stream turn by turn
+    roles = {r: tok.token_id(f"<|{r}|>") for r in ("system", "user", "assistant")}
+    end, role, expected = tok.token_id("<|end|>"), None, []
+    for t in ids.tolist():
+        if t in roles.values():
+            role, inside = t, True
+            expected.append(0.0)
+            continue
+        expected.append(1.0 if role == roles["assistant"] and inside else 0.0)
+        if t == end:
+            inside = False
+    assert weights.tolist() == expected
+    assert assistant_mask(ids, roles, end).sum() == len("hello") + len("ok") + 2
+
+
+def test_weighted_lm_loss_is_the_mean_over_kept_targets():
+    import torch.nn.functional as F
+
+    from aigc.text.gpt import GPTConfig
+    from aigc.text.objective import GPTLM
+
+    torch.manual_seed(0)
+    obj = GPTLM(GPTConfig(vocab_size=11, context=8, layers=1, heads=2, embed=16))
+    tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(1))
+    weights = (torch.rand(3, 9, generator=torch.Generator().manual_seed(2)) > 0.5).float()
+    full = obj.training_step(obj.nets, {"tokens": tokens}, None)["loss"]
+    ones = obj.training_step(obj.nets, {"tokens": tokens, "weights": torch.ones(3, 9)}, None)["loss"]
+    torch.testing.assert_close(ones, full)
+    masked = obj.training_step(obj.nets, {"tokens": tokens, "weights": weights}, None)["loss"]
+    logits = obj.logits(obj.nets["model"], tokens[:, :-1])
+    nll = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten(), reduction="none")
+    keep = weights[:, 1:].flatten().bool()
+    torch.testing.assert_close(masked, nll[keep].mean())

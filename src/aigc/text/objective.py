@@ -72,7 +72,12 @@ class _LanguageModel:
         """``batch["tokens"]`` (B, context+1): predict tokens 1.. from tokens ..-1."""
         tokens = batch["tokens"]
         logits = self.logits(nets["model"], tokens[:, :-1])
-        return {"loss": lm_loss(logits, tokens[:, 1:])}
+        if "weights" not in batch:
+            return {"loss": lm_loss(logits, tokens[:, 1:])}
+        # dialogue: only the targets the mask keeps (the assistant's turns) are scored
+        w = batch["weights"][:, 1:].float()
+        nll = lm_loss(logits, tokens[:, 1:], reduction="none").view_as(w)
+        return {"loss": (nll * w).sum() / w.sum().clamp(min=1.0)}
 
     @torch.no_grad()
     def nll(self, nets: Mapping[str, nn.Module], windows: torch.Tensor) -> tuple[float, int]:

@@ -16,6 +16,7 @@ from aigc.core.errors import BadInputError
 from aigc.core.pipeline import load_objective
 from aigc.core.registry import architecture
 from aigc.train import TrainConfig, Trainer
+from aigc.text.chat import END, ROLES, assistant_mask
 from aigc.text.corpus import Corpus, lm_windows, load_corpus, split_tokens
 from aigc.text.evaluate import stream_nll
 from aigc.text.sampling import SamplingParams, TokenSampler
@@ -51,6 +52,18 @@ def encode_corpus(corpus: Corpus, tokenizer: TextTokenizer) -> torch.Tensor:
             ids.append(eos)
         ids.extend(tokenizer.encode(doc))
     return torch.tensor(ids, dtype=torch.long)
+
+
+def dialogue_weights(ids: torch.Tensor, tokenizer: TextTokenizer) -> torch.Tensor:
+    """(N,) training weights of a dialogue token stream: 1 on the assistant's turns (see chat.py)."""
+    roles = {r: tokenizer.token_id(f"<|{r}|>") for r in ROLES}
+    end = tokenizer.token_id(END)
+    if end is None or any(v is None for v in roles.values()):
+        raise BadInputError("this tokenizer has no chat markers; train dialogues with a fresh tokenizer")
+    weights = assistant_mask(ids, roles, end)
+    if not weights.any():
+        raise BadInputError("the dialogues have no assistant turns to learn from")
+    return weights
 
 
 def _build(spec: TextTrainSpec, corpus: Corpus, out_dir: Path, resume: bool) -> tuple[Any, TextTokenizer, str]:
@@ -103,7 +116,10 @@ def train_text(spec: TextTrainSpec, train: TrainConfig, out_dir: str | os.PathLi
     ids = encode_corpus(corpus, tokenizer)
     train_ids, val_ids = split_tokens(ids, spec.val_fraction)
     context = objective.config.context
-    windows = lm_windows(train_ids, context)
+    data = {"tokens": lm_windows(train_ids, context)}
+    if corpus.kind == "dialogue":
+        weights = dialogue_weights(train_ids, tokenizer)
+        data["weights"] = lm_windows(weights, context)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not (resume and (out_dir / "tokenizer.json").is_file()):
         tokenizer.save(out_dir)
@@ -113,7 +129,7 @@ def train_text(spec: TextTrainSpec, train: TrainConfig, out_dir: str | os.PathLi
             "init_from": spec.init_from, "freeze_layers": spec.freeze_layers}
     trainer = Trainer(objective, train, out_dir, meta=meta, resume=resume,
                       preview=_preview(objective, tokenizer, out_dir))
-    summary = trainer.fit({"tokens": windows})
+    summary = trainer.fit(data)
     summary["train_tokens"] = len(train_ids)
     if len(val_ids) >= 2:
         nll, n = stream_nll(objective, trainer.sampling_networks(), val_ids, context,
