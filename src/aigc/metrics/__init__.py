@@ -8,8 +8,7 @@ perplexity, BLEU, self-BLEU, distinct-n. Names are imported lazily (no import-ti
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from aigc.core.lazy import lazy_exports
 
 # public name -> submodule holding it (a plain dict that grep can read)
 _EXPORTS: dict[str, str] = {
@@ -32,13 +31,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'aigc.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"aigc.metrics.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

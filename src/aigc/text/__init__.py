@@ -5,8 +5,7 @@ fine-tuning and GPT-2 weight import. Names are imported lazily (no import-time c
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from aigc.core.lazy import lazy_exports
 
 # public name -> submodule holding it (a plain dict that grep can read)
 _EXPORTS: dict[str, str] = {
@@ -20,13 +19,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'aigc.text' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"aigc.text.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
