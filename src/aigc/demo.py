@@ -30,7 +30,7 @@ IMAGE_MODELS = [
     ("dcgan", 2500, 2e-4, {"g_features": 128, "d_features": 64, "latent_dim": 32, "real_label": 0.9}),
     ("vae", 1500, 1e-3, {"features": 128, "latent_dim": 16}),
 ]
-TEXT_STEPS = 400
+TEXT_STEPS = 1500
 
 
 def _digit_classifier():
