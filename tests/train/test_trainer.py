@@ -151,3 +151,18 @@ def test_time_limit_stops_cleanly_with_a_checkpoint(tmp_path):
                       tmp_path).fit(regression_data())
     assert summary["stopped"] == "time limit" and 0 < summary["step"] < 10**6
     assert (tmp_path / "train_state" / f"step-{summary['step']:08d}").is_dir()
+
+
+def test_cpu_time_limit_counts_process_cpu_seconds(tmp_path, monkeypatch):
+    """With time_limit_clock="cpu" the budget is read from time.process_time (a fake clock here that
+    advances one CPU second per reading), so other load on the machine does not shrink it."""
+    import itertools
+    import time
+
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    summary = Trainer(LinearRegression(), quiet(steps=100, batch_size=8, time_limit_s=5, time_limit_clock="cpu"),
+                      tmp_path).fit(regression_data())
+    assert summary["stopped"] == "time limit" and summary["step"] == 5
+    with pytest.raises(BadInputError, match="time_limit_clock"):
+        TrainConfig(time_limit_clock="gpu")

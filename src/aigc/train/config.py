@@ -12,6 +12,7 @@ from aigc.core.errors import BadInputError
 __all__ = ["TrainConfig", "lr_factor"]
 
 SCHEDULES = ("constant", "cosine")
+TIME_CLOCKS = ("wall", "cpu")
 
 
 @dataclass(kw_only=True)
@@ -36,6 +37,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     progress: bool = True
     time_limit_s: float | None = None  # stop (with a checkpoint) after this much training time
+    time_limit_clock: str = "wall"  # "wall" (elapsed seconds) or "cpu" (this process's CPU seconds)
 
     def __post_init__(self) -> None:
         checks = [
@@ -53,6 +55,8 @@ class TrainConfig:
             (self.sample_every >= 0, f"sample_every must be >= 0, got {self.sample_every}"),
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
             (self.time_limit_s is None or self.time_limit_s > 0, f"time_limit_s must be > 0, got {self.time_limit_s}"),
+            (self.time_limit_clock in TIME_CLOCKS,
+             f"time_limit_clock must be one of {TIME_CLOCKS}, got {self.time_limit_clock!r}"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
         ]
         for ok, message in checks:

@@ -297,6 +297,8 @@ class Trainer:
         log = MetricsLog(self.out_dir / "logs" / "metrics.jsonl", enabled=self.dist.is_main)
         log.truncate_after(self.step)
         start, first = time.perf_counter(), self.step
+        clock = time.process_time if cfg.time_limit_clock == "cpu" else time.perf_counter
+        clock_start = clock()
         ctx = StepContext(self)
         logs: dict[str, float] = {}
         stopped = None
@@ -304,7 +306,7 @@ class Trainer:
             while self.step < cfg.steps and stopped is None:
                 logs = self._train_step(batcher, ctx)
                 self._after_step(logs, log, bar, batcher)
-                out_of_time = cfg.time_limit_s is not None and time.perf_counter() - start >= cfg.time_limit_s
+                out_of_time = cfg.time_limit_s is not None and clock() - clock_start >= cfg.time_limit_s
                 code = sync_max(self.dist, 2 if self._stop_requested else 1 if out_of_time else 0)
                 if code == 2:
                     self.save_checkpoint(batcher)
