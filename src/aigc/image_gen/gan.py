@@ -2,9 +2,11 @@
 chosen by the config. ``wgan.py``, ``sngan.py``, ``lsgan.py`` and ``cgan.py`` fix the paper
 defaults; this module holds the networks and the training step they share.
 
-Class conditioning (``num_classes > 0``): the generator concatenates a learned class embedding to
-z; the discriminator is a projection discriminator, D(x, y) = psi(phi(x)) + <embed(y), phi(x)>
-(Miyato & Koyama 2018, eq. 3).
+Class conditioning (``num_classes > 0``), as in Miyato & Koyama (2018): the generator's batch
+norms become conditional batch norms (a per-class scale and shift after a shared normalisation),
+and the discriminator is a projection discriminator, D(x, y) = psi(phi(x)) + <embed(y), phi(x)>
+(their eq. 3). An earlier version concatenated a class embedding to z instead; with the projection
+discriminator that generator learned to ignore z (every sample of a class the same image).
 
 Critic steps (``n_critic > 1``, Gulrajani et al. 2017 use 5): the Trainer gives one batch per
 training step, so the batch is split into ``n_critic`` equal chunks, one per critic update, and
@@ -27,7 +29,7 @@ from aigc.image_gen.blocks import dcgan_init, down_stack, num_doublings, spectra
 from aigc.image_gen.diagnostics import ClassHistogramProbe
 from aigc.image_gen.gan_losses import LOSSES, d_loss, g_loss, gradient_penalty
 
-__all__ = ["GANConfig", "CondGenerator", "ProjectionDiscriminator", "AdversarialGAN", "sample_labels"]
+__all__ = ["GANConfig", "ConditionalBatchNorm2d", "CondGenerator", "ProjectionDiscriminator", "AdversarialGAN", "sample_labels"]
 
 D_NORMS = ("batch", "none", "spectral")
 
@@ -73,25 +75,45 @@ class GANConfig:
                 raise ValueError(message)
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; Miyato &
+    Koyama 2018): (B, C, H, W), labels (B,) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.scale(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
+
+
 class CondGenerator(nn.Module):
     """z (B, latent_dim) [, labels (B,)] -> images (B, C, S, S) in [-1, 1]."""
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         w, k = config.g_features, config.num_classes
-        self.embed = nn.Embedding(k, config.latent_dim) if k else None
-        in_dim = config.latent_dim * (2 if k else 1)
-        self.project = nn.Sequential(nn.Linear(in_dim, w * 16, bias=False), nn.Unflatten(1, (w, 4, 4)),
-                                     nn.BatchNorm2d(w), nn.ReLU(True))
-        self.body = up_stack(w, config.channels, num_doublings(config.image_size), norm=True)
-        dcgan_init(self)
+        project = [nn.Linear(config.latent_dim, w * 16, bias=False), nn.Unflatten(1, (w, 4, 4)),
+                   nn.BatchNorm2d(w), nn.ReLU(True)]
+        layers = project + list(up_stack(w, config.channels, num_doublings(config.image_size), norm=True))
+        dcgan_init(nn.ModuleList(layers))
+        if k:
+            layers = [ConditionalBatchNorm2d(m.num_features, k) if isinstance(m, nn.BatchNorm2d) else m
+                      for m in layers]
+        self.layers = nn.ModuleList(layers)
+        self.conditional = bool(k)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("a class-conditional generator needs labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)
-        return torch.tanh(self.body(self.project(z)))
+        if self.conditional and labels is None:
+            raise ValueError("a class-conditional generator needs labels")
+        h = z
+        for m in self.layers:
+            h = m(h, labels) if isinstance(m, ConditionalBatchNorm2d) else m(h)
+        return torch.tanh(h)
 
 
 class ProjectionDiscriminator(nn.Module):
