@@ -1,4 +1,4 @@
-"""Class-conditional GAN: concatenated class embedding in the generator, projection discriminator
+"""Class-conditional GAN: conditional batch norm in the generator, projection discriminator
 (Miyato & Koyama 2018) with spectral norm and the hinge loss, as in their experiments."""
 
 from __future__ import annotations
