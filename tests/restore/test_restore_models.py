@@ -15,7 +15,6 @@ CASES = [
     ("sr", "espcn", dict(scale=2, features=16)),
     ("sr", "srresnet", dict(scale=2, features=8, blocks=1)),
     ("denoise", "dncnn", dict(depth=4, features=8)),
-    ("denoise", "dncnn", dict(depth=4, features=8, downsample=2)),
     ("denoise", "dae", dict(features=8)),
 ]
 

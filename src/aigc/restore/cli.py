@@ -32,8 +32,6 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--features", type=positive_int, default=None, help="network width")
     p.add_argument("--blocks", type=positive_int, default=None, help="residual blocks (srresnet, srgan)")
     p.add_argument("--depth", type=positive_int, default=None, help="layers (dncnn)")
-    p.add_argument("--downsample", type=int, choices=[1, 2], default=None,
-                   help="dncnn: 2 = convolve at half resolution on 4 sub-images (FFDNet-style, faster)")
     p.add_argument("--sigma", type=float, default=None, help="noise level, 0-255 scale (default 25)")
     p.add_argument("--sigma-max", type=float, default=None, help="blind denoising: sigma ~ U[sigma, max]")
     p.add_argument("--loss", choices=["l1", "l2"], default=None, help="pixel loss (sr)")
@@ -51,7 +49,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
 
 def _fields(args: argparse.Namespace) -> dict:
     return {"scale": args.scale, "channels": args.channels, "features": args.features,
-            "blocks": args.blocks, "depth": args.depth, "downsample": args.downsample, "sigma": args.sigma,
+            "blocks": args.blocks, "depth": args.depth, "sigma": args.sigma,
             "sigma_max": args.sigma_max, "loss": args.loss, "vgg_weights": args.vgg_weights}
 
 

@@ -1,11 +1,6 @@
 """Denoising networks and objectives: DnCNN (Zhang et al. 2017) and a convolutional denoising
 autoencoder (Vincent et al. 2008), for additive Gaussian noise of a given sigma (0-255 scale) or
 blind over a range, on grey or colour images.
-
-DnCNN with ``downsample=2`` runs its convolutions on the image reversibly split into four half-
-resolution sub-images (pixel unshuffle), as FFDNet does (Zhang et al. 2018, without its noise-level
-map input): a 64-wide layer then costs what a 32-wide one costs at full resolution, and the
-receptive field doubles.
 """
 
 from __future__ import annotations
@@ -41,14 +36,11 @@ class DnCNNConfig:
     batch_norm: bool = True  # BN + residual learning is the paper's point
     sigma: float = 25.0  # noise level on the 0-255 scale (or the lower end when blind)
     sigma_max: float | None = None  # blind training: sigma ~ U[sigma, sigma_max] (DnCNN-B: [0, 55])
-    downsample: int = 1  # 2 = convolve the 4 half-resolution sub-images (FFDNet-style)
 
     def __post_init__(self) -> None:
         _check_noise(self)
         if self.depth < 3:
             raise ValueError(f"depth must be >= 3, got {self.depth}")
-        if self.downsample not in (1, 2):
-            raise ValueError(f"downsample must be 1 or 2, got {self.downsample}")
 
 
 @dataclass(kw_only=True)
@@ -67,24 +59,15 @@ class DnCNNNet(nn.Module):
 
     def __init__(self, config: DnCNNConfig) -> None:
         super().__init__()
-        f, bn, r = config.features, config.batch_norm, config.downsample
-        c = config.channels * r * r
-        layers: list[nn.Module] = [nn.PixelUnshuffle(r)] if r > 1 else []
-        layers += [conv3(c, f), nn.ReLU(True)]
+        f, c, bn = config.features, config.channels, config.batch_norm
+        layers: list[nn.Module] = [conv3(c, f), nn.ReLU(True)]
         for _ in range(config.depth - 2):
             layers += [conv3(f, f, bias=not bn)] + ([nn.BatchNorm2d(f)] if bn else []) + [nn.ReLU(True)]
         layers.append(conv3(f, c))
-        layers += [nn.PixelShuffle(r)] if r > 1 else []
         self.body = nn.Sequential(*layers)
-        self.downsample = r
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % self.downsample, (-w) % self.downsample
-        if not (ph or pw):
-            return x - self.body(x - 0.5)
-        xp = F.pad(x - 0.5, (0, pw, 0, ph), mode="reflect")
-        return x - self.body(xp)[..., :h, :w]
+        return x - self.body(x - 0.5)
 
 
 class DAENet(nn.Module):
@@ -151,9 +134,7 @@ class DenoiseObjective:
         return {"clean": image_patches(arrays, patch or 40, n, seed, self.config.channels)}
 
     def receptive_radius(self) -> int:
-        if isinstance(self.config, DnCNNConfig):
-            return self.config.depth * self.config.downsample + self.config.downsample
-        return 20
+        return self.config.depth if isinstance(self.config, DnCNNConfig) else 20
 
     def restore(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor:
         """(1, C, H, W) noisy image in [0, 1] -> (1, C, H, W) estimate; colour <-> grey as needed."""
