@@ -166,13 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (data_dir() / "sr-benchmarks").is_dir():
         raise SystemExit(f"benchmark data not found under {data_dir()}; set AIGC_DATA_DIR")
     out = Path(args.out)
-    previous = json.loads(out.read_text()) if out.is_file() else {}
     result: dict = {"sr": {}, "bicubic": {}, "denoise": {}, "arch": {}, "runs": {}}
-    for task in {"sr", "denoise"} - set(args.tasks):  # keep what this run does not redo
-        result["runs"][task] = previous.get("runs", {}).get(task, {})
-        for key in (("sr", "bicubic") if task == "sr" else ("denoise",)):
-            result[key] = previous.get(key, {})
-        result["arch"].update({k: v for k, v in previous.get("arch", {}).items() if k.startswith(task)})
     run_info = {"budget_s": int(args.budget_s), "machine": machine(), "command": " ".join(["python"] + sys.argv),
                 "note": args.note}
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             crop_sheet([("BSD68 s25", crops)], RESULTS / "restore_denoise_crops.png")
             result["runs"]["denoise"] = run_info
             print(f"  bsd68 {model} (noisy {noisy})", flush=True)
+    previous = json.loads(out.read_text()) if out.is_file() else {}  # read now: another run may have written
+    for task in {"sr", "denoise"} - set(args.tasks):  # keep what this run did not redo
+        result["runs"][task] = previous.get("runs", {}).get(task, {})
+        for key in (("sr", "bicubic") if task == "sr" else ("denoise",)):
+            result[key] = previous.get(key, {})
+        result["arch"].update({k: v for k, v in previous.get("arch", {}).items() if k.startswith(task)})
     budgets = {r["budget_s"] for r in result["runs"].values() if r}
     result.update({"budget_s": budgets.pop() if len(budgets) == 1 else sorted(budgets), "anchors": ANCHORS,
                    "protocol": "PIL bicubic degradation (MATLAB imresize differs by about 0.05-0.1 dB); PSNR/SSIM "
