@@ -197,3 +197,23 @@ def test_projection_discriminator_uses_the_label():
     assert torch.allclose(d(x, y), expected, atol=1e-6)
     assert not torch.allclose(d(x, y), d(x, (y + 1) % 10))
     assert F.mse_loss(d(x, y), d(x, y)) == 0
+
+
+def test_conditional_batch_norm_is_a_per_class_scale_and_shift():
+    from aigc.image_gen.gan import ConditionalBatchNorm2d
+
+    cbn = ConditionalBatchNorm2d(3, num_classes=5)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        cbn.scale.weight.copy_(torch.randn(5, 3, generator=g))
+        cbn.shift.weight.copy_(torch.randn(5, 3, generator=g))
+    x, y = torch.randn(6, 3, 4, 4, generator=g) * 3 + 1, torch.tensor([0, 4, 4, 2, 1, 0])
+    mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), unbiased=False, keepdim=True)
+    expected = ((x - mean) / torch.sqrt(var + 1e-5)) * cbn.scale.weight[y][:, :, None, None] \
+        + cbn.shift.weight[y][:, :, None, None]
+    assert torch.allclose(cbn(x, y), expected, atol=1e-5)
+    # every batch norm of a conditional generator is a conditional one (no class embedding on z)
+    obj = make("cgan")
+    gen = obj.nets["generator"]
+    assert any(isinstance(m, ConditionalBatchNorm2d) for m in gen.modules())
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in gen.layers)
