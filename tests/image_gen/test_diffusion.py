@@ -78,6 +78,22 @@ def test_unet_shapes_and_gradients_reach_every_parameter():
     assert not missing, missing
 
 
+@pytest.mark.parametrize("features", [8, 32])  # 8 and 32 channels: GroupNorm has one channel per group
+def test_unet_output_depends_on_timestep_and_label(features):
+    """The conditioning must survive the norms: an additive per-channel bias before a one-channel-
+    per-group GroupNorm is removed exactly, and such a U-Net ignores t and the class."""
+    obj = make(num_classes=4, features=features)
+    unet = obj.nets["unet"].eval()
+    x = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        base = unet(x, torch.tensor([10, 10]), torch.tensor([1, 1]))
+        other_t = unet(x, torch.tensor([30, 30]), torch.tensor([1, 1]))
+        other_y = unet(x, torch.tensor([10, 10]), torch.tensor([2, 4]))
+    scale = base.abs().mean()
+    assert (base - other_t).abs().mean() > 0.01 * scale
+    assert (base - other_y).abs().mean() > 0.01 * scale
+
+
 class _Ctx:
     generator, device = torch.Generator().manual_seed(0), torch.device("cpu")
 

@@ -105,23 +105,27 @@ def group_norm(channels: int) -> nn.GroupNorm:
 
 
 class ResBlock(nn.Module):
-    """Pre-activation residual block with an additive conditioning vector (DDPM U-Net, Ho et al. 2020).
+    """Pre-activation residual block conditioned on a vector (time and class embedding) by a scale
+    and shift after its second norm ("scale-shift norm", Dhariwal & Nichol 2021, sec. 3).
 
-    x (B, in_ch, H, W), emb (B, emb_dim) -> (B, out_ch, H, W).
+    x (B, in_ch, H, W), emb (B, emb_dim) -> (B, out_ch, H, W). Not the DDPM paper's additive bias
+    before the norm: with one channel per group (GroupNorm on a narrow U-Net) the norm removes a
+    per-channel constant exactly, and the network would never see the timestep or the class.
     """
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.norm1, self.conv1 = group_norm(in_ch), nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, out_ch)
+        self.emb = nn.Linear(emb_dim, 2 * out_ch)
         self.norm2, self.conv2 = group_norm(out_ch), nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.dropout = nn.Dropout(dropout)
         self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(F.silu(emb))[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.dropout(F.silu(h)))
         return self.skip(x) + h
 
 
