@@ -9,7 +9,7 @@ from PIL import Image
 
 from aigc.cli import main
 from aigc.core.artifacts import read_png_metadata
-from aigc.core.modeldir import model_id
+from aigc.core.modeldir import model_id, read_config
 from aigc.restore.tiling import tiled_apply
 
 
@@ -33,7 +33,8 @@ def test_train_upscale_and_denoise_from_the_command_line(tmp_path, folder, capsy
     assert main(["train", "restore", "--task", "sr", "--arch", "espcn", "--scale", "3", "--features", "8",
                  "--data", f"folder:{folder}", "--patch", "8", "--out", str(sr), *common]) == 0
     assert main(["train", "restore", "--task", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4",
-                 "--data", str(folder), "--patch", "16", "--out", str(dn), *common]) == 0
+                 "--no-batch-norm", "--data", str(folder), "--patch", "16", "--out", str(dn), *common]) == 0
+    assert read_config(dn)["model"]["batch_norm"] is False
     src = folder / "0.png"
     assert main(["upscale", str(sr), str(src), str(tmp_path / "up.png"), "--tile", "16"]) == 0
     with Image.open(tmp_path / "up.png") as img:

@@ -32,6 +32,9 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--features", type=positive_int, default=None, help="network width")
     p.add_argument("--blocks", type=positive_int, default=None, help="residual blocks (srresnet, srgan)")
     p.add_argument("--depth", type=positive_int, default=None, help="layers (dncnn)")
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="dncnn: batch norm in the hidden layers (default on, as the paper); off trains "
+                        "faster on short CPU budgets (BSD68 sigma 25: 28.33 vs 27.63 dB after 240 CPU-s)")
     p.add_argument("--sigma", type=float, default=None, help="noise level, 0-255 scale (default 25)")
     p.add_argument("--sigma-max", type=float, default=None, help="blind denoising: sigma ~ U[sigma, max]")
     p.add_argument("--loss", choices=["l1", "l2"], default=None, help="pixel loss (sr)")
@@ -49,7 +52,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
 
 def _fields(args: argparse.Namespace) -> dict:
     return {"scale": args.scale, "channels": args.channels, "features": args.features,
-            "blocks": args.blocks, "depth": args.depth, "sigma": args.sigma,
+            "blocks": args.blocks, "depth": args.depth, "batch_norm": args.batch_norm, "sigma": args.sigma,
             "sigma_max": args.sigma_max, "loss": args.loss, "vgg_weights": args.vgg_weights}
 
 
