@@ -29,7 +29,8 @@ from aigc.image_gen.blocks import dcgan_init, down_stack, num_doublings, spectra
 from aigc.image_gen.diagnostics import ClassHistogramProbe
 from aigc.image_gen.gan_losses import LOSSES, d_loss, g_loss, gradient_penalty
 
-__all__ = ["GANConfig", "ConditionalBatchNorm2d", "CondGenerator", "ProjectionDiscriminator", "AdversarialGAN", "sample_labels"]
+__all__ = ["GANConfig", "ConditionalBatchNorm2d", "CondGenerator", "ProjectionDiscriminator", "AdversarialGAN",
+           "sample_labels"]
 
 D_NORMS = ("batch", "none", "spectral")
 
