@@ -27,7 +27,7 @@ import aigc
 from aigc.core.atomic import atomic_write_json
 from aigc.core.paths import data_dir
 from aigc.metrics import psnr, ssim
-from aigc.restore.color import array_to_tensor, tensor_to_array
+from aigc.data.color import array_to_tensor, tensor_to_array
 from aigc.restore.data import load_images
 from aigc.restore.degrade import add_noise, bicubic_downscale, bicubic_upscale, modcrop
 from aigc.restore.train import build_training

@@ -11,7 +11,7 @@ from PIL import Image
 from aigc.core.errors import BadInputError
 from aigc.metrics import psnr, rgb_to_y
 from aigc.restore.blocks import Upsampler
-from aigc.restore.color import array_to_tensor, rgb_to_ycbcr, ycbcr_to_rgb
+from aigc.data.color import array_to_tensor, rgb_to_ycbcr, ycbcr_to_rgb
 from aigc.restore.degrade import bicubic_downscale, bicubic_upscale, dihedral, modcrop
 from aigc.restore.sr import ESPCN, ESPCNConfig, SRResNet, SRResNetConfig
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from aigc.data.color import luma
+
 __all__ = ["resize", "to_channels", "random_hflip", "to_signed", "from_signed"]
 
 
@@ -26,8 +28,7 @@ def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 3 and c == 1:
         return images.expand(-1, 3, -1, -1).contiguous()
     if channels == 1 and c == 3:
-        w = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
-        return (images * w.view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return luma(images)
     raise ValueError(f"cannot convert {c} channels to {channels}")
 
 

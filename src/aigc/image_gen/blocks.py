@@ -1,18 +1,15 @@
-"""Blocks shared by the image generators: DCGAN conv stacks (Radford et al. 2015), spectral
-normalisation, and the diffusion U-Net parts (timestep embedding, residual blocks, attention)."""
+"""Blocks of the GAN family: DCGAN conv stacks (Radford et al. 2015) and spectral normalisation.
+Generic blocks (residual, attention, embeddings) live in :mod:`aigc.nn`."""
 
 from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["num_doublings", "up_stack", "down_stack", "dcgan_init", "spectral_normalize",
-           "timestep_embedding", "group_norm", "ResBlock", "SelfAttention"]
+__all__ = ["num_doublings", "up_stack", "down_stack", "dcgan_init", "spectral_normalize"]
 
 
 def num_doublings(image_size: int) -> int:
@@ -84,65 +81,3 @@ def spectral_normalize(module: nn.Module) -> nn.Module:
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             spectral_norm(m)
     return module
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    """Sinusoidal embedding (B,) -> (B, dim) of (possibly fractional) timesteps.
-
-    The Transformer position code (Vaswani et al. 2017) as used for diffusion time by Ho et al. 2020.
-    """
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
-    return F.pad(emb, (0, dim % 2))
-
-
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with up to 32 groups that divide ``channels`` (Wu & He 2018; used by Ho et al. 2020)."""
-    groups = math.gcd(32, channels)
-    return nn.GroupNorm(groups, channels)
-
-
-class ResBlock(nn.Module):
-    """Pre-activation residual block conditioned on a vector (time and class embedding) by a scale
-    and shift after its second norm ("scale-shift norm", Dhariwal & Nichol 2021, sec. 3).
-
-    x (B, in_ch, H, W), emb (B, emb_dim) -> (B, out_ch, H, W). Not the DDPM paper's additive bias
-    before the norm: with one channel per group (GroupNorm on a narrow U-Net) the norm removes a
-    per-channel constant exactly, and the network would never see the timestep or the class.
-    """
-
-    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.norm1, self.conv1 = group_norm(in_ch), nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, 2 * out_ch)
-        self.norm2, self.conv2 = group_norm(out_ch), nn.Conv2d(out_ch, out_ch, 3, padding=1)
-        self.dropout = nn.Dropout(dropout)
-        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(self.dropout(F.silu(h)))
-        return self.skip(x) + h
-
-
-class SelfAttention(nn.Module):
-    """Multi-head self-attention over the pixels of a feature map, residual: (B, C, H, W) -> same."""
-
-    def __init__(self, channels: int, heads: int = 1) -> None:
-        super().__init__()
-        if channels % heads:
-            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
-        self.heads = heads
-        self.norm = group_norm(channels)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.out = nn.Conv2d(channels, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
-        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
-        return x + self.out(out.transpose(-1, -2).reshape(b, c, h, w))

@@ -7,20 +7,10 @@ from typing import Any, Callable
 import torch
 
 from aigc.core.errors import BadInputError
+from aigc.data.color import rgb_to_y
 from aigc.metrics._common import to_tensor64
 
 __all__ = ["rgb_to_y", "prepare_pair", "PerImageMean"]
-
-# ITU-R BT.601 luma for RGB in [0, 1], giving Y in [16, 235] / 255: the convention of the
-# super-resolution literature (MATLAB rgb2ycbcr; SRCNN, EDSR, BasicSR) — PSNR/SSIM are on this Y.
-_Y_WEIGHTS = (65.481, 128.553, 24.966)
-
-
-def rgb_to_y(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 Y in [16/255, 235/255]."""
-    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
-    return (16.0 + _Y_WEIGHTS[0] * r + _Y_WEIGHTS[1] * g + _Y_WEIGHTS[2] * b) / 255.0
-
 
 def _as_batch(x: Any, name: str) -> torch.Tensor:
     t = to_tensor64(x)

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc.core.errors import BadInputError
+from aigc.nn.conv import conv3
 
-__all__ = ["conv3", "ResBlock", "Upsampler", "PartialConv2d", "check_scale"]
+__all__ = ["Upsampler", "PartialConv2d", "check_scale"]
 
 SCALES = (2, 3, 4)
 
@@ -16,26 +17,6 @@ SCALES = (2, 3, 4)
 def check_scale(scale: int) -> None:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-
-
-def conv3(cin: int, cout: int, bias: bool = True) -> nn.Conv2d:
-    """3x3 convolution with 'same' padding."""
-    return nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
-
-
-class ResBlock(nn.Module):
-    """conv-ReLU-conv + identity, no batch norm (EDSR, Lim et al. 2017: BN hurts SR).
-
-    ``res_scale`` multiplies the residual (0.1 stabilises wide EDSR); (B, C, H, W) -> same.
-    """
-
-    def __init__(self, channels: int, res_scale: float = 1.0) -> None:
-        super().__init__()
-        self.body = nn.Sequential(conv3(channels, channels), nn.ReLU(True), conv3(channels, channels))
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.body(x)
 
 
 class Upsampler(nn.Sequential):

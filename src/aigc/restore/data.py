@@ -13,6 +13,7 @@ import torch
 
 from aigc.core.errors import BadInputError
 from aigc.core.paths import data_dir
+from aigc.data.color import LUMA_BT601
 from aigc.data.folder import read_image
 from aigc.restore.degrade import bicubic_downscale, modcrop, random_crops
 
@@ -59,8 +60,8 @@ def to_uint8_tensor(arrays: list[np.ndarray], channels: int | None = None) -> to
     """Equal-size (H, W[, 3]) uint8 arrays -> (N, C, H, W) uint8; grey repeated when ``channels=3``."""
     rgb = channels == 3 or (channels is None and any(a.ndim == 3 for a in arrays))
     if channels == 1:
-        luma = np.array([0.299, 0.587, 0.114])  # BT.601, as PIL's convert("L")
-        arrays = [np.clip(a @ luma, 0, 255).round().astype(np.uint8) if a.ndim == 3 else a for a in arrays]
+        weights = np.array(LUMA_BT601)  # as PIL's convert("L")
+        arrays = [np.clip(a @ weights, 0, 255).round().astype(np.uint8) if a.ndim == 3 else a for a in arrays]
     fixed = [np.repeat(a[..., None], 3, 2) if rgb and a.ndim == 2 else (a if rgb else a[..., None])
              for a in arrays]
     return torch.from_numpy(np.stack(fixed)).permute(0, 3, 1, 2).contiguous()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc.restore.blocks import conv3
+from aigc.nn.conv import conv3
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import add_noise, noise_sigmas, random_dihedral
 

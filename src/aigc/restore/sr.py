@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc.restore.blocks import ResBlock, Upsampler, check_scale, conv3
-from aigc.restore.color import rgb_to_ycbcr, ycbcr_to_rgb
+from aigc.data.color import rgb_to_ycbcr, ycbcr_to_rgb
+from aigc.nn.conv import ResBlock, conv3
+from aigc.restore.blocks import Upsampler, check_scale
 from aigc.restore.data import load_images, sr_patches
 from aigc.restore.degrade import random_dihedral
 

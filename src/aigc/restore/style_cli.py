@@ -10,7 +10,7 @@ from aigc.core.artifacts import save_png
 from aigc.core.device import select_device
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
-from aigc.restore.color import tensor_to_array
+from aigc.data.color import tensor_to_array
 
 __all__ = ["run_stylize"]
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from aigc.text.gpt import GPT, KVCache
+from aigc.text.gpt import GPT, KVCache, new_cache
 
 __all__ = ["GPTDecoder", "LSTMDecoder"]
 
@@ -55,7 +55,7 @@ class GPTDecoder:
         self.cache = None
         if self.use_cache and self.tokens.shape[1] < self.context:
             p = next(self.net.parameters())
-            self.cache = KVCache(self.net.config, len(tokens), p.device, p.dtype)
+            self.cache = new_cache(self.net.config, len(tokens), p.device, p.dtype)
         key_valid = valid if not bool(valid.all()) else None
         return self.net(tokens, cache=self.cache, positions=positions, key_valid=key_valid, last_only=True)[:, -1]
 

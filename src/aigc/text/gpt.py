@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GPTConfig", "GPT", "KVCache"]
+from aigc.nn.transformer import KVCache, TransformerBlock, causal_mask
+
+__all__ = ["GPTConfig", "GPT", "KVCache", "new_cache"]
 
 
 @dataclass(kw_only=True)
@@ -45,78 +46,6 @@ class GPTConfig:
             raise ValueError(f"gelu must be 'none' or 'tanh', got {self.gelu!r}")
 
 
-class KVCache:
-    """Pre-allocated keys/values, each (B, heads, context, head_dim) per layer; ``length`` is the
-    number of positions filled. Not a module: the sampler owns it and passes it to ``GPT.forward``."""
-
-    def __init__(self, config: GPTConfig, batch: int, device: torch.device, dtype: torch.dtype) -> None:
-        shape = (batch, config.heads, config.context, config.embed // config.heads)
-        self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
-        self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.layers)]
-        self.length = 0
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write new (B, H, T, D) keys/values after the filled part; return all (B, H, length+T, D)."""
-        end = self.length + k.shape[2]
-        self.k[layer][:, :, self.length:end] = k
-        self.v[layer][:, :, self.length:end] = v
-        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
-
-    def reorder(self, index: torch.Tensor) -> None:
-        """Keep batch rows ``index`` (beam search)."""
-        self.k = [k.index_select(0, index) for k in self.k]
-        self.v = [v.index_select(0, index) for v in self.v]
-
-
-class CausalSelfAttention(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.heads, self.dropout = config.heads, config.dropout
-        self.c_attn = nn.Linear(config.embed, 3 * config.embed, bias=config.bias)
-        self.c_proj = nn.Linear(config.embed, config.embed, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None,
-                mask: torch.Tensor | bool) -> torch.Tensor:
-        """x (B, T, C); mask True = plain causal, False = attend to all keys, else a bool
-        (B, 1, T, S) tensor with True = may attend."""
-        b, t, c = x.shape
-        q, k, v = self.c_attn(x).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        if cache is not None:
-            k, v = cache.update(layer, k, v)
-        causal = mask is True
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None if isinstance(mask, bool) else mask,
-                                           is_causal=causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(b, t, c)))
-
-
-class MLP(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(config.embed, 4 * config.embed, bias=config.bias)
-        self.gelu = nn.GELU(approximate=config.gelu)
-        self.c_proj = nn.Linear(4 * config.embed, config.embed, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class Block(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(config.embed, eps=config.norm_eps, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.embed, eps=config.norm_eps, bias=config.bias)
-        self.mlp = MLP(config)
-
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None, mask: torch.Tensor | bool) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), layer, cache, mask)
-        return x + self.mlp(self.ln_2(x))
-
-
 class GPT(nn.Module):
     """Token ids (B, T) -> next-token logits (B, T, vocab_size)."""
 
@@ -126,7 +55,10 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(config.vocab_size, config.embed)
         self.wpe = nn.Embedding(config.context, config.embed)
         self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.h = nn.ModuleList(
+            TransformerBlock(config.embed, config.heads, dropout=config.dropout, bias=config.bias,
+                             gelu=config.gelu, norm_eps=config.norm_eps)
+            for _ in range(config.layers))
         self.ln_f = nn.LayerNorm(config.embed, eps=config.norm_eps, bias=config.bias)
         self.lm_head = nn.Linear(config.embed, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017)
@@ -156,7 +88,7 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {past + t} tokens exceeds the context of {self.config.context}")
         if positions is None:
             positions = torch.arange(past, past + t, device=idx.device).expand(b, t)
-        mask = self._mask(t, past, key_valid, idx.device)
+        mask = causal_mask(t, past, key_valid, idx.device)
         x = self.drop(self.wte(idx) + self.wpe(positions))
         for i, block in enumerate(self.h):
             x = block(x, i, cache, mask)
@@ -166,24 +98,13 @@ class GPT(nn.Module):
             x = x[:, -1:]
         return self.lm_head(self.ln_f(x))
 
-    @staticmethod
-    def _mask(t: int, past: int, key_valid: torch.Tensor | None, device: torch.device) -> torch.Tensor | bool:
-        """True (plain causal, the fast path) or False (one new token seeing every key) when
-        possible, else a bool (B or 1, 1, T, past+T) mask."""
-        if key_valid is None and past == 0:
-            return True
-        if key_valid is None and t == 1:
-            return False
-        s = past + t
-        causal = torch.ones(t, s, dtype=torch.bool, device=device).tril(diagonal=past)
-        if key_valid is None:
-            return causal[None, None]
-        # Every query may see itself, so padded rows never attend to nothing (which gives NaN).
-        diag = torch.zeros(t, s, dtype=torch.bool, device=device)
-        diag[torch.arange(t), torch.arange(past, s)] = True
-        return ((causal & key_valid[:, None, :]) | diag)[:, None]
-
     def block_parameters(self, k: int) -> list[nn.Parameter]:
         """Parameters of the embeddings and the first ``k`` blocks (what ``--freeze-layers k`` freezes)."""
         params = list(self.wte.parameters()) + list(self.wpe.parameters())
         return params + [p for block in self.h[:k] for p in block.parameters()]
+
+
+def new_cache(config: GPTConfig, batch: int, device: torch.device, dtype: torch.dtype) -> KVCache:
+    """An empty KV cache sized for ``config`` and ``batch`` sequences."""
+    return KVCache(layers=config.layers, batch=batch, heads=config.heads, context=config.context,
+                   head_dim=config.embed // config.heads, device=device, dtype=dtype)

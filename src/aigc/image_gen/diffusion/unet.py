@@ -11,7 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aigc.image_gen.blocks import ResBlock, SelfAttention, group_norm, timestep_embedding
+from aigc.nn.conv import EmbResBlock as ResBlock
+from aigc.nn.conv import PixelSelfAttention as SelfAttention
+from aigc.nn.conv import group_norm
+from aigc.nn.embeddings import timestep_embedding
 
 __all__ = ["UNetConfig", "UNet"]
 
