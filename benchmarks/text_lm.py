@@ -30,8 +30,8 @@ from aigc.core.paths import data_dir
 from aigc.text.corpus import Corpus, load_corpus
 from aigc.text.evaluate import stream_nll
 from aigc.text.gpt import GPT, GPTConfig
-from aigc.text.objective import GPTLM
-from aigc.text.train import TextTrainSpec, encode_corpus, train_text
+from aigc.text.objective import GPTObjective
+from aigc.text.train import TextSettings, encode_corpus, train
 from aigc.text.tokenizer import train_char_tokenizer
 from aigc.train import TrainConfig
 
@@ -105,20 +105,20 @@ def run_reference(train: torch.Tensor, val: torch.Tensor, vocab: int, iters: int
             "evals": {str(k): v for k, v in evals.items()}}
 
 
-def _wrap(model: GPT) -> GPTLM:
-    obj = GPTLM(model.config)
+def _wrap(model: GPT) -> GPTObjective:
+    obj = GPTObjective(model.config)
     obj.nets = {"model": model}
     return obj
 
 
 def run_ours(corpus: Corpus, iters: int, out_dir: Path, seed: int, lr: float = REF["lr"]) -> dict:
     """aigc's Trainer on nanoGPT's recipe (``lr`` and ``iters`` changed only for the tuned run)."""
-    spec = TextTrainSpec(data=corpus, arch="gpt", tokenizer="char", model=dict(MODEL))
+    spec = TextSettings(data=corpus, arch="gpt", tokenizer="char", **MODEL)
     cfg = TrainConfig(steps=iters, batch_size=REF["batch"], lr=lr, schedule="cosine",
                       warmup_steps=REF["warmup"], min_lr_ratio=REF["min_lr"] / REF["lr"],
                       grad_clip=REF["grad_clip"], device="cpu", seed=seed, progress=False, log_every=10)
     start = time.perf_counter()
-    summary = train_text(spec, cfg, out_dir)
+    summary = train(spec, cfg, out_dir)
     wall = time.perf_counter() - start
     return {"val_loss": summary["val_loss"], "iters": summary["step"], "wall_s": summary["seconds"],
             "end_to_end_s": wall, "tokens_per_s": iters * REF["batch"] * MODEL["context"] / summary["seconds"],
@@ -131,7 +131,7 @@ def kv_cache_speedup(new_tokens: int = 256, prompt_tokens: int = 256, repeats: i
     from aigc.text.pipeline import TextPipeline
 
     tok = train_char_tokenizer(["abcdefghijklmnopqrstuvwxyz .,\n"])
-    obj = GPTLM(GPTConfig(vocab_size=tok.vocab_size, **{**MODEL, "context": 512}))
+    obj = GPTObjective(GPTConfig(vocab_size=tok.vocab_size, **{**MODEL, "context": 512}))
     nets = {"model": obj.networks()["model"].eval()}
     pipe = TextPipeline(obj, nets, {"architecture": "gpt"}, tok, torch.device("cpu"), "bench")
     prompt = ("to be or not to be, that is the question.\n" * 10)[:prompt_tokens]

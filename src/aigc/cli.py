@@ -1,152 +1,135 @@
-"""The ``aigc`` command line. Top-level commands and each task's sub-commands are plain registries."""
+"""The ``aigc`` command line.
+
+Commands come from two places: the core ones below, and what each registered task declares in its
+:class:`~aigc.core.task.Task` (``aigc.core.registry.TASKS``). Parsers are built lazily: only the
+command being run imports its module, so ``aigc --help`` never imports torch.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from aigc import __version__
 from aigc.core.errors import AigcError
-from aigc.core.registry import resolve
 
-__all__ = ["main", "COMMANDS", "TRAIN_TASKS", "GENERATE_TASKS", "INPAINT_TASKS"]
+__all__ = ["main", "build_parser", "COMMANDS"]
 
-# command -> "module:function(subparsers)" that adds the command's parser
-COMMANDS: dict[str, str] = {
-    "train": "aigc.cli:add_train",
-    "generate": "aigc.cli:add_generate",
-    "inpaint": "aigc.cli:add_inpaint",
-    "info": "aigc.cli:add_info",
-    "eval": "aigc.metrics.cli:add_eval",
-    "metrics": "aigc.metrics.cli:add_metrics",
-    "upscale": "aigc.restore.cli:add_upscale",
-    "denoise": "aigc.restore.cli:add_denoise",
-    "stylize": "aigc.restore.cli:add_stylize",
-    "chat": "aigc.text.cli:add_chat",
-    "import": "aigc.text.cli:add_import",
-}
-
-# `aigc train <task>` -> "module:function(subparsers)"
-TRAIN_TASKS: dict[str, str] = {
-    "image-gen": "aigc.image_gen.cli:add_train",
-    "restore": "aigc.restore.cli:add_train",
-    "text": "aigc.text.cli:add_train",
-}
-
-# task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc generate`
-GENERATE_TASKS: dict[str, str] = {
-    "image-gen": "aigc.image_gen.cli:generate_parser",
-    "text": "aigc.text.cli:generate_parser",
+# core command -> (one-line help, "module:function(subparsers, argv)")
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("train a model into a model directory", "aigc.cli_commands:add_train"),
+    "generate": ("generate outputs from a trained model directory", "aigc.cli_commands:add_generate"),
+    "info": ("describe a model directory, or print the recipe of a generated file",
+             "aigc.cli_commands:add_info"),
+    "replay": ("regenerate a file from its recipe and check it is byte-identical",
+               "aigc.cli_commands:add_replay"),
+    "eval": ("evaluate outputs with trusted metrics", "aigc.cli_commands:add_eval"),
+    "metrics": ("metric tooling: train domain feature extractors", "aigc.cli_commands:add_metrics"),
 }
 
 
-# task of a model directory -> "module:function(model_dir) -> argparse.ArgumentParser" for `aigc inpaint`
-INPAINT_TASKS: dict[str, str] = {
-    "image-gen": "aigc.image_gen.cli:inpaint_parser",
-    "restore": "aigc.restore.cli:inpaint_parser",
-}
+def _task_commands() -> dict[str, tuple[str, Callable[[Any, list[str]], None]]]:
+    """Every task's extra commands and model commands, name -> (help, adder)."""
+    from aigc.core.registry import resolve, tasks
+
+    out: dict[str, tuple[str, Callable[[Any, list[str]], None]]] = {}
+    model_commands: dict[str, dict[str, str]] = {}
+    helps: dict[str, str] = {}
+    for task in tasks():
+        for name, (help_text, target) in task.commands.items():
+            out[name] = (help_text, lambda sp, argv, target=target: resolve(target)(sp))
+        for name, (help_text, target) in task.model_commands.items():
+            model_commands.setdefault(name, {})[task.name] = target
+            helps[name] = help_text
+    for name, registry in model_commands.items():
+        def add(sp: Any, argv: list[str], name: str = name, registry: dict = registry) -> None:
+            from aigc.cli_commands import add_model_command
+
+            add_model_command(sp, name, helps[name], registry)
+        out[name] = (helps[name], add)
+    return out
 
 
-def add_train(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a model into a model directory",
-                              description="Train a model. Pick a task, e.g. `aigc train image-gen --help`.")
-    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    for target in TRAIN_TASKS.values():
-        resolve(target)(tasks)
+def _selected(argv: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The first positional word of ``argv`` and what follows it."""
+    for i, word in enumerate(argv):
+        if not word.startswith("-"):
+            return word, list(argv[i + 1:])
+    return None, []
 
 
-def _add_model_command(subparsers: argparse._SubParsersAction, name: str, help: str,
-                       registry: dict[str, str]) -> None:
-    """A command whose options depend on the task of the model directory it is given."""
-    p = subparsers.add_parser(
-        name, help=help, add_help=False,
-        description=f"{help[0].upper()}{help[1:]}. Options depend on the model's task; "
-                    f"`aigc {name} DIR --help` lists them.")
-    p.add_argument("-h", "--help", action="store_true", help="show this help (with DIR: the task's options)")
-    p.add_argument("model_dir", nargs="?", help="model directory written by `aigc train`")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="the task's options")
-    p.set_defaults(func=lambda args: _run_model_command(args, p, name, registry))
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The ``aigc`` parser; only the command named in ``argv`` gets its full (imported) parser."""
+    from aigc.core.registry import resolve
 
-
-def _run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser, name: str,
-                       registry: dict[str, str]) -> int:
-    from aigc.core.modeldir import read_config
-
-    if args.model_dir is None:
-        parser.print_help()
-        print(f"\ntasks with `{name}`: {', '.join(sorted(registry)) or 'none yet'}")
-        return 0 if args.help else 2
-    task = read_config(args.model_dir)["task"]
-    if task not in registry:
-        raise AigcError(f"{args.model_dir}: a {task!r} model has no `{name}` command; "
-                        f"`{name}` works with: {', '.join(sorted(registry)) or 'none yet'}")
-    sub_parser = resolve(registry[task])(args.model_dir)
-    sub = sub_parser.parse_args(["--help", *args.rest] if args.help else args.rest)
-    return sub.func(sub)
-
-
-def add_generate(subparsers: argparse._SubParsersAction) -> None:
-    _add_model_command(subparsers, "generate", "generate outputs from a trained model directory",
-                       GENERATE_TASKS)
-
-
-def add_inpaint(subparsers: argparse._SubParsersAction) -> None:
-    _add_model_command(subparsers, "inpaint", "fill a masked region of an image with a trained model",
-                       INPAINT_TASKS)
-
-
-def add_info(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("info", help="describe a model directory",
-                              description="Print a model directory's task, architecture, "
-                                          "hyper-parameters, model id, size and training step.")
-    p.add_argument("model_dir")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run_info)
-
-
-def run_info(args: argparse.Namespace) -> int:
-    from aigc.core.pipeline import describe
-
-    info = describe(args.model_dir)
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    for key, value in info.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        print(f"{key:>14}: {value}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aigc", description="Train, generate, evaluate and ship generative models.")
+        prog="aigc", description="Train, generate, evaluate and ship generative models. "
+        "`aigc COMMAND --help` explains each command; `aigc train --help` lists the tasks.")
     parser.add_argument("--version", action="version", version=f"aigc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for target in COMMANDS.values():
-        resolve(target)(subparsers)
+    selected, rest = _selected(argv)
+    entries: dict[str, tuple[str, Callable[[Any, list[str]], None]]] = {
+        name: (help_text, lambda sp, a, target=target: resolve(target)(sp, a))
+        for name, (help_text, target) in COMMANDS.items()}
+    entries.update(_task_commands())
+    for name, (help_text, add) in entries.items():
+        if name == selected:
+            add(subparsers, rest)
+        else:
+            subparsers.add_parser(name, help=help_text)
     return parser
+
+
+def _check_utf8(argv: Sequence[str]) -> None:
+    """Arguments that are not valid UTF-8 (surrogate-escaped bytes) stop here with one line."""
+    for word in argv:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            shown = word.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            raise AigcError(f"argument {shown!r} is not valid UTF-8 (byte at position {exc.start}); "
+                            "pass UTF-8 text") from None
+
+
+def _error_line(exc: BaseException) -> tuple[str, int]:
+    """One line and an exit code: 2 for the user's mistakes, 1 for internal failures."""
+    if isinstance(exc, AigcError):
+        return f"aigc: error: {exc}", 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        what = {IsADirectoryError: "is a directory, give a file", NotADirectoryError: "a part of the path "
+                "is a file, not a folder", FileExistsError: "already exists", FileNotFoundError: "not found",
+                PermissionError: "permission denied"}.get(type(exc), exc.strerror or str(exc))
+        return f"aigc: error: {exc.filename}: {what}", 2
+    if isinstance(exc, MemoryError):
+        return "aigc: error: out of memory; try smaller sizes, fewer samples or a smaller --batch-size", 2
+    return (f"aigc: internal error ({type(exc).__name__}: {exc}); this is a bug in aigc. "
+            "Run again with AIGC_DEBUG=1 to see the traceback"), 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Errors end with one line on stderr and a non-zero exit code (no traceback;
     set AIGC_DEBUG=1 to see it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.func(args) or 0)
+        _check_utf8(argv)
+        args = build_parser(argv).parse_args(argv)
+        from aigc.core.artifacts import recording
+
+        with recording(argv):  # files written carry the command that made them (aigc replay)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("aigc: interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        raise
     except Exception as exc:  # the CLI boundary: one clear line instead of a traceback
         if os.environ.get("AIGC_DEBUG"):
             raise
-        kind = "error" if isinstance(exc, (AigcError, OSError)) else f"error ({type(exc).__name__})"
-        print(f"aigc: {kind}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, AigcError) else 1
+        line, code = _error_line(exc)
+        print(line, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+import aigc
+
 from aigc.core import modeldir
 from aigc.core.artifacts import read_png_metadata, save_png
 from aigc.core.atomic import atomic_write_bytes
@@ -110,7 +112,7 @@ def test_read_config_errors(tmp_path):
 def test_png_metadata_roundtrip(tmp_path):
     arr = (np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)
     save_png(tmp_path / "a.png", arr, {"seed": 3, "model_id": "abc"})
-    assert read_png_metadata(tmp_path / "a.png") == {"seed": 3, "model_id": "abc"}
+    assert read_png_metadata(tmp_path / "a.png") == {"seed": 3, "model_id": "abc", "aigc_version": aigc.__version__}
 
 
 def test_optimizer_state_roundtrip_without_pickle():

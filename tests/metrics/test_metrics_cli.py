@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -14,18 +13,14 @@ from PIL import Image
 from aigc.core.errors import BadInputError
 from aigc.core.paths import data_dir
 from aigc.metrics import frechet_distance, psnr, ssim
-from aigc.metrics.cli import add_eval, add_metrics
+from aigc.cli import build_parser
 from aigc.metrics.evaluate import evaluate_images
 from aigc.metrics.feature_net import FeatureNet, FeatureNetConfig
 from aigc.metrics.features import FeatureExtractor
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="aigc")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_eval(sub)
-    add_metrics(sub)
-    args = parser.parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     return args.func(args)
 
 
@@ -86,8 +81,12 @@ def test_eval_text_cli(tmp_path) -> None:
     assert report["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert report["distinct_1"] == pytest.approx(8 / 9)
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe bad")
-    with pytest.raises(BadInputError, match="not UTF-8"):
+    with pytest.raises(BadInputError, match="invalid UTF-8 at byte offset 0.*--errors replace"):
         _run(["eval", "text", "--hyps", str(tmp_path / "bad.txt")])
+    # the flag the message suggests exists and works
+    assert _run(["eval", "text", "--hyps", str(tmp_path / "bad.txt"), "--errors", "replace"]) == 0
+    with pytest.raises(BadInputError, match="is a directory"):
+        _run(["eval", "text", "--hyps", str(tmp_path)])
 
 
 def test_help_explains_each_metric(capsys) -> None:

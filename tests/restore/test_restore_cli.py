@@ -30,9 +30,9 @@ def folder(tmp_path, photos):
 def test_train_upscale_and_denoise_from_the_command_line(tmp_path, folder, capsys) -> None:
     sr, dn = tmp_path / "sr", tmp_path / "dn"
     common = ["--steps", "3", "--batch-size", "4", "--patches", "16", "--no-progress", "--device", "cpu"]
-    assert main(["train", "restore", "--task", "sr", "--arch", "espcn", "--scale", "3", "--features", "8",
+    assert main(["train", "restore", "--kind", "sr", "--arch", "espcn", "--scale", "3", "--features", "8",
                  "--data", f"folder:{folder}", "--patch", "8", "--out", str(sr), *common]) == 0
-    assert main(["train", "restore", "--task", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4",
+    assert main(["train", "restore", "--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4",
                  "--no-batch-norm", "--data", str(folder), "--patch", "16", "--out", str(dn), *common]) == 0
     assert read_config(dn)["model"]["batch_norm"] is False
     src = folder / "0.png"
@@ -53,7 +53,7 @@ def test_train_upscale_and_denoise_from_the_command_line(tmp_path, folder, capsy
 
 def test_inpaint_and_stylize_commands(tmp_path, folder, capsys) -> None:
     model = tmp_path / "ip"
-    assert main(["train", "restore", "--task", "inpaint", "--features", "4", "--data", str(folder),
+    assert main(["train", "restore", "--kind", "inpaint", "--features", "4", "--data", str(folder),
                  "--patch", "16", "--patches", "8", "--steps", "2", "--batch-size", "4",
                  "--no-progress", "--out", str(model)]) == 0
     mask = np.zeros((40, 40), np.uint8)
@@ -72,7 +72,7 @@ def test_inpaint_and_stylize_commands(tmp_path, folder, capsys) -> None:
     assert main(["stylize", str(folder / "0.png"), str(styled)]) == 2
     assert "--style" in capsys.readouterr().err
     johnson = tmp_path / "jn"
-    assert main(["train", "restore", "--task", "style", "--features", "4", "--data", str(folder),
+    assert main(["train", "restore", "--kind", "style", "--features", "4", "--data", str(folder),
                  "--style", str(folder / "2.png"), "--patch", "16", "--patches", "4", "--steps", "1",
                  "--batch-size", "2", "--no-progress", "--out", str(johnson)]) == 0
     fast = tmp_path / "fast.png"
@@ -90,8 +90,8 @@ def test_bad_inputs_get_clear_errors(tmp_path, folder, capsys) -> None:
                  "--patches", "8", "--steps", "1", "--batch-size", "4", "--no-progress", "--out", str(model)]) == 0
     assert main(["upscale", str(model), str(bad), str(tmp_path / "o.png")]) == 2
     assert "bad.png" in capsys.readouterr().err
-    assert main(["train", "restore", "--task", "denoise", "--arch", "espcn", "--out", str(tmp_path / "x")]) == 2
-    assert "not for --task denoise" in capsys.readouterr().err
+    assert main(["train", "restore", "--kind", "denoise", "--arch", "espcn", "--out", str(tmp_path / "x")]) == 2
+    assert "not for --kind denoise" in capsys.readouterr().err
     assert main(["train", "restore", "--arch", "espcn", "--blocks", "3", "--out", str(tmp_path / "x")]) == 2
     assert "does not take blocks" in capsys.readouterr().err
 

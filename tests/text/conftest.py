@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aigc.text.corpus import Corpus
-from aigc.text.train import TextTrainSpec, train_text
+from aigc.text.train import TextSettings, train
 from aigc.train import TrainConfig
 
 TINY_TEXT = ("the quick brown fox jumps over the lazy dog. " * 30
@@ -51,7 +51,7 @@ def tiny_corpus() -> Corpus:
 def gpt_dir(tmp_path_factory, tiny_corpus):
     """A char GPT trained for 40 steps: enough to prefer this text's characters."""
     out = tmp_path_factory.mktemp("text") / "gpt"
-    train_text(TextTrainSpec(data=tiny_corpus, arch="gpt", model=dict(TINY_GPT)), tiny_train(40), out)
+    train(TextSettings(data=tiny_corpus, arch="gpt", **TINY_GPT), tiny_train(40), out)
     return out
 
 

@@ -142,10 +142,10 @@ def test_weighted_lm_loss_is_the_mean_over_kept_targets():
     import torch.nn.functional as F
 
     from aigc.text.gpt import GPTConfig
-    from aigc.text.objective import GPTLM
+    from aigc.text.objective import GPTObjective
 
     torch.manual_seed(0)
-    obj = GPTLM(GPTConfig(vocab_size=11, context=8, layers=1, heads=2, embed=16))
+    obj = GPTObjective(GPTConfig(vocab_size=11, context=8, layers=1, heads=2, embed=16))
     tokens = torch.randint(0, 11, (3, 9), generator=torch.Generator().manual_seed(1))
     weights = (torch.rand(3, 9, generator=torch.Generator().manual_seed(2)) > 0.5).float()
     full = obj.training_step(obj.nets, {"tokens": tokens}, None)["loss"]

@@ -8,7 +8,7 @@ import torch
 
 import aigc
 from aigc.core.registry import architecture
-from aigc.text.train import TextTrainSpec, train_text
+from aigc.text.train import TextSettings, train
 
 SMALL = {"gpt": {"context": 16, "layers": 2, "heads": 2, "embed": 16},
          "lstm": {"context": 16, "layers": 2, "embed": 16}}
@@ -58,7 +58,7 @@ def test_steps_lower_loss_and_save_load_identical(arch, tmp_path, tiny_corpus, m
              "lstm": {"context": 32, "layers": 1, "embed": 48}}[arch]
     out = tmp_path / arch
     lr = {"gpt": 3e-3, "lstm": 1e-2}[arch]
-    summary = train_text(TextTrainSpec(data=tiny_corpus, arch=arch, model=model), make_train(30, lr=lr), out)
+    summary = train(TextSettings(data=tiny_corpus, arch=arch, **model), make_train(30, lr=lr), out)
     logs = [r["loss"] for r in aigc.train.trainer.read_metrics(out)]
     assert logs[-1] < 0.9 * logs[0], logs
     assert summary["val_loss"] < 3.0

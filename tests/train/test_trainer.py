@@ -125,7 +125,7 @@ def test_ema_follows_the_polyak_recursion():
     start = net.weight.detach().clone()
     with torch.no_grad():
         net.weight.add_(4.0)
-    ema.update(net)
+    ema.update(net, 10**6)
     torch.testing.assert_close(ema.module.weight, 0.75 * start + 0.25 * (start + 4.0))
 
 

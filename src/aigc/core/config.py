@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["config_to_dict", "config_from_dict"]
+__all__ = ["config_to_dict", "config_from_dict", "config_diff"]
 
 T = TypeVar("T")
 
@@ -39,3 +39,12 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise BadInputError(f"{cls.__name__}: {exc}") from exc
+
+
+def config_diff(old: Any, new: Any, prefix: str) -> list[str]:
+    """Human-readable differences between two JSON values, one ``"key: stored X, given Y"`` each
+    (nested dicts are walked, so the message names ``model.image_size`` rather than ``model``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for key in sorted(set(old) | set(new), key=str)
+                for d in config_diff(old.get(key), new.get(key), f"{prefix}.{key}")]
+    return [] if old == new else [f"{prefix}: stored {old!r}, given {new!r}"]

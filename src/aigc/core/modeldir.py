@@ -33,6 +33,7 @@ __all__ = [
     "save_weights",
     "load_weights",
     "split_prefix",
+    "weights_metadata",
     "model_id",
 ]
 
@@ -68,9 +69,21 @@ def _contiguous(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def save_weights(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor],
                  metadata: Mapping[str, str] | None = None) -> None:
-    """Write a safetensors file atomically."""
+    """Write a safetensors file atomically. ``metadata`` is stored as one JSON string (key
+    ``aigc``): safetensors writes several keys in a random order, and the same weights must give
+    the same bytes."""
+    packed = {"aigc": json.dumps(dict(metadata), sort_keys=True)} if metadata else None
     with atomic_path(path) as tmp:
-        save_file(_contiguous(tensors), str(tmp), metadata=dict(metadata or {}))
+        save_file(_contiguous(tensors), str(tmp), metadata=packed)
+
+
+def weights_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata :func:`save_weights` stored (older files: the plain safetensors metadata)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+    return json.loads(meta["aigc"]) if "aigc" in meta else dict(meta)
 
 
 def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -11,8 +11,8 @@ import torch
 from aigc.core.config import config_from_dict
 from aigc.core.device import select_device
 from aigc.core.errors import BadInputError
-from aigc.core.modeldir import WEIGHTS_NAME, load_weights, model_id, read_config, split_prefix
-from aigc.core.registry import PIPELINES, architecture, resolve
+from aigc.core.modeldir import WEIGHTS_NAME, weights_metadata, load_weights, model_id, read_config, split_prefix
+from aigc.core.registry import TASKS, architecture, resolve, task
 
 __all__ = ["Pipeline", "load_pipeline", "load_objective"]
 
@@ -50,6 +50,7 @@ class Pipeline:
     """
 
     task = ""
+    source: str | None = None  # the model directory as the caller named it (for replay records)
 
     def __init__(self, objective: Any, nets: dict, config: dict, device: torch.device, model_id: str) -> None:
         self.objective, self.nets, self.config = objective, nets, config
@@ -58,24 +59,31 @@ class Pipeline:
     @classmethod
     def from_dir(cls, path: str | os.PathLike, *, device: torch.device) -> "Pipeline":
         objective, nets, config = load_objective(path, device)
-        return cls(objective, nets, config, device, model_id(path))
+        pipe = cls(objective, nets, config, device, model_id(path))
+        pipe.source = str(path)
+        return pipe
 
     @property
     def architecture(self) -> str:
         return self.config["architecture"]
 
     def recipe(self, **params: Any) -> dict[str, Any]:
-        """Metadata stored with every output: model id, task, architecture and the call's parameters."""
-        return {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
+        """Metadata stored with every output: model id, task, architecture and the call's parameters
+        (plus, under the ``aigc`` command line, the command that ``aigc replay`` reruns)."""
+        from aigc.core.artifacts import replay_info
+
+        recipe = {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
+        info = replay_info(self.source)
+        return {**recipe, "replay": info} if info is not None else recipe
 
 
 def load_pipeline(path: str | os.PathLike, *, device: str = "auto") -> Any:
     """``aigc.load``: read config.json, pick the task's Pipeline from the registry, load it."""
     config = read_config(path)
-    task = config["task"]
-    if task not in PIPELINES:
-        raise BadInputError(f"{path}: unknown task {task!r}; known tasks: {sorted(PIPELINES)}")
-    return resolve(PIPELINES[task]).from_dir(path, device=select_device(device))
+    name = config["task"]
+    if name not in TASKS:
+        raise BadInputError(f"{path}: unknown task {name!r}; known tasks: {sorted(TASKS)}")
+    return resolve(task(name).pipeline).from_dir(path, device=select_device(device))
 
 
 def describe(path: str | os.PathLike) -> dict[str, Any]:
@@ -89,8 +97,5 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         info["parameters"] = {
             prefix: int(sum(v.numel() for k, v in weights.items() if k.split(".")[0] == prefix))
             for prefix in sorted({k.split(".")[0] for k in weights}) if prefix != "ema"}
-        from safetensors import safe_open
-
-        with safe_open(str(weights_file), framework="pt") as fh:
-            info["step"] = int((fh.metadata() or {}).get("step", 0))
+        info["step"] = int(weights_metadata(weights_file).get("step", 0))
     return info

@@ -1,54 +1,22 @@
-"""Plain-dict registries, name -> "module:Attribute", imported lazily.
+"""The registry of tasks: one plain dict, task name -> ``"module:TASK"`` (a :class:`~aigc.core.task.Task`).
 
-Adding a model is one file plus one line here.
+Adding a task is one folder plus one line here. The CLI, ``aigc.load``, ``aigc eval``, ``aigc info``,
+the demo and the benchmarks enumerate tasks from it; targets are imported when first used.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Mapping
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["ARCHITECTURES", "PIPELINES", "EVALUATORS", "resolve", "architecture"]
+__all__ = ["TASKS", "resolve", "task", "tasks", "task_architectures", "architecture"]
 
-# task -> architecture -> the objective class (its config_class builds the networks)
-ARCHITECTURES: dict[str, dict[str, str]] = {
-    "image-gen": {
-        "dcgan": "aigc.image_gen.dcgan:DCGAN",
-        "vae": "aigc.image_gen.vae:VAE",
-        "wgan-gp": "aigc.image_gen.wgan:WGANGP",
-        "sngan": "aigc.image_gen.sngan:SNGAN",
-        "lsgan": "aigc.image_gen.lsgan:LSGAN",
-        "cgan": "aigc.image_gen.cgan:CGAN",
-        "ddpm": "aigc.image_gen.diffusion.ddpm:DDPM",
-    },
-    "restore": {
-        "espcn": "aigc.restore.sr:ESPCN",
-        "srresnet": "aigc.restore.sr:SRResNet",
-        "srgan": "aigc.restore.srgan:SRGAN",
-        "dncnn": "aigc.restore.denoise:DnCNN",
-        "dae": "aigc.restore.denoise:DAE",
-        "pconv": "aigc.restore.inpaint:PConv",
-        "johnson": "aigc.restore.style:Johnson",
-    },
-    "text": {
-        "gpt": "aigc.text.objective:GPTLM",
-        "lstm": "aigc.text.objective:LSTMLanguageModel",
-    },
-}
-
-# task -> Pipeline class that loads a model directory of that task
-PIPELINES: dict[str, str] = {
-    "image-gen": "aigc.image_gen.pipeline:ImageGenPipeline",
-    "restore": "aigc.restore.pipeline:RestorePipeline",
-    "text": "aigc.text.pipeline:TextPipeline",
-}
-
-
-# evaluations a task provides to `aigc eval` (metrics never imports a task directly)
-EVALUATORS: dict[str, str] = {
-    "text-perplexity": "aigc.text.evaluate:perplexity",
+TASKS: dict[str, str] = {
+    "image-gen": "aigc.image_gen.task:TASK",
+    "restore": "aigc.restore.task:TASK",
+    "text": "aigc.text.task:TASK",
 }
 
 
@@ -58,11 +26,26 @@ def resolve(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def architecture(task: str, name: str) -> Any:
-    """Return the class registered for ``task``/``name`` or raise a clear error listing choices."""
-    if task not in ARCHITECTURES:
-        raise BadInputError(f"unknown task {task!r}; known tasks: {sorted(ARCHITECTURES)}")
-    table = ARCHITECTURES[task]
+def task(name: str) -> Any:
+    """The :class:`~aigc.core.task.Task` registered as ``name``, or a clear error listing them."""
+    if name not in TASKS:
+        raise BadInputError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+    return resolve(TASKS[name])
+
+
+def tasks() -> list[Any]:
+    """Every registered :class:`~aigc.core.task.Task`, in registry order."""
+    return [resolve(target) for target in TASKS.values()]
+
+
+def task_architectures(name: str) -> Mapping[str, str]:
+    """Architecture name -> objective target of task ``name``."""
+    return task(name).architectures
+
+
+def architecture(task_name: str, name: str) -> Any:
+    """The objective class registered for ``task_name``/``name``, or a clear error listing choices."""
+    table = task_architectures(task_name)
     if name not in table:
-        raise BadInputError(f"unknown {task} architecture {name!r}; choose one of {sorted(table)}")
+        raise BadInputError(f"unknown {task_name} architecture {name!r}; choose one of {sorted(table)}")
     return resolve(table[name])

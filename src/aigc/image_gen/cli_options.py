@@ -10,7 +10,7 @@ from typing import Any
 from aigc.core.errors import BadInputError
 from aigc.train.cli_args import positive_int
 
-__all__ = ["add_family_args", "family_fields", "apply_arch_defaults", "add_sampling_args",
+__all__ = ["add_family_args", "family_fields", "add_sampling_args",
            "sampling_kwargs", "inpaint_parser", "run_inpaint"]
 
 
@@ -27,8 +27,9 @@ def add_family_args(p: argparse.ArgumentParser) -> None:
                    help="classifier for the diagnostics (default: the data's, e.g. mnist)")
 
 
-def family_fields(args: argparse.Namespace, cls: type, data: Any) -> dict[str, Any]:
-    """Config fields from the family flags, for the fields ``cls`` (a config dataclass) has."""
+def family_fields(args: Any, cls: type, data: Any) -> dict[str, Any]:
+    """Config fields from the family settings (``ImageGenSettings`` or parsed flags), for the
+    fields ``cls`` (a config dataclass) has."""
     names = cls.__dataclass_fields__
     fields: dict[str, Any] = {}
     default_classes = names["num_classes"].default if "num_classes" in names else 0
@@ -52,14 +53,6 @@ def family_fields(args: argparse.Namespace, cls: type, data: Any) -> dict[str, A
             print(f"note: no classifier for {data.source!r}; class-histogram diagnostics are off")
         fields.update(diag_every=args.diag_every, diag_features=features)
     return fields
-
-
-def apply_arch_defaults(args: argparse.Namespace, objective_cls: type) -> None:
-    """Fill --lr/--batch-size left unset with the architecture's paper defaults (else 2e-4 / 64)."""
-    if args.lr is None:
-        args.lr = getattr(objective_cls, "default_lr", None) or 2e-4
-    if args.batch_size is None:
-        args.batch_size = getattr(objective_cls, "default_batch_size", None) or 64
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
-"""``aigc eval {images,restore,text}`` and ``aigc metrics train-features``.
+"""``aigc eval images``, ``aigc eval restore`` and ``aigc metrics train-features`` (tasks add their
+own ``aigc eval`` kinds through their Task's ``evaluators``).
 
-``add_eval`` / ``add_metrics`` each add one parser to the given sub-parsers; handlers return an
+Each ``add_*`` adds one parser to the given sub-parsers; handlers return an
 exit code and raise :class:`BadInputError` for bad input (printed as one line by ``aigc.cli``).
 """
 
@@ -15,9 +16,8 @@ from typing import Any
 import torch
 
 from aigc.core.errors import BadInputError
-from aigc.core.registry import EVALUATORS, resolve
 
-__all__ = ["add_eval", "add_metrics"]
+__all__ = ["add_eval_images", "add_eval_restore", "add_metrics", "emit_report", "eval_formatter"]
 
 IMAGE_HELP = """metrics:
   fid        Fréchet distance between Gaussians fitted to real and fake features (lower is better)
@@ -36,18 +36,11 @@ RESTORE_HELP = """metrics:
   ssim_rgb mean per-channel SSIM over RGB (same shave)
 Files are paired by relative path without extension."""
 
-TEXT_HELP = """metrics:
-  bleu       sacrebleu corpus BLEU of the hypotheses against the references (0-100)
-  self_bleu  mean BLEU of each hypothesis against the others: higher = less diverse
-  distinct_n unique n-grams / all n-grams over the hypotheses: higher = more diverse
-  perplexity exp(mean negative log-likelihood per token) of --model on --data: lower = better"""
-
-
-def _formatter(prog: str) -> argparse.HelpFormatter:
+def eval_formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def _emit(report: dict[str, Any], out: str | None) -> None:
+def emit_report(report: dict[str, Any], out: str | None) -> None:
     from aigc.core.atomic import atomic_write_json
     from aigc.metrics.evaluate import format_report
 
@@ -93,7 +86,7 @@ def _run_images(args: argparse.Namespace) -> int:
     report = evaluate_images(real, fake, extractor, kid_subsets=args.kid_subsets,
                              kid_subset_size=args.kid_subset_size, seed=args.seed)
     report = {"real": f"{real_spec} ({real_split})", "fake": fake_desc, **report}
-    _emit(report, args.json)
+    emit_report(report, args.json)
     return 0
 
 
@@ -101,45 +94,14 @@ def _run_restore(args: argparse.Namespace) -> int:
     from aigc.metrics.evaluate import evaluate_restore
 
     report = evaluate_restore(args.gt, args.pred, args.scale)
-    _emit({"gt": args.gt, "pred": args.pred, **report}, args.json)
-    return 0
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise BadInputError(f"{path}: file not found") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return text.splitlines()
-
-
-def _run_text(args: argparse.Namespace) -> int:
-    from aigc.metrics.evaluate import evaluate_text
-
-    if not args.hyps and not args.model:
-        raise BadInputError("eval text: give --hyps FILE (BLEU, distinct-n) and/or --model DIR --data FILE (perplexity)")
-    report: dict = {}
-    if args.hyps:
-        hyps = _read_lines(args.hyps)
-        refs = [_read_lines(r) for r in args.refs] if args.refs else None
-        report.update({"hyps": args.hyps, "refs": args.refs,
-                       **evaluate_text(hyps, refs, orders=args.orders, self_bleu_max=args.self_bleu_max,
-                                       seed=args.seed)})
-    if args.model:
-        if not args.data:
-            raise BadInputError("eval text: --model needs --data FILE (held-out UTF-8 text)")
-        # the text task computes it (metrics never imports a task): looked up in the registry
-        report["perplexity"] = resolve(EVALUATORS["text-perplexity"])(args.model, args.data, device=args.device)
-    _emit(report, args.json)
+    emit_report({"gt": args.gt, "pred": args.pred, **report}, args.json)
     return 0
 
 
 def _add_images(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("images", help="FID, KID, precision/recall, IS, class coverage of generated images",
                        description="Compare generated images with real ones in a feature space.",
-                       epilog=IMAGE_HELP, formatter_class=_formatter)
+                       epilog=IMAGE_HELP, formatter_class=eval_formatter)
     p.add_argument("--real", required=True, help="real images: mnist, fashion-mnist, digits, faces, folder:PATH or a folder")
     p.add_argument("--real-split", default="test", choices=("train", "test", "all"), help="split of --real (default test)")
     p.add_argument("--fake", required=True, help="a model directory (images are generated) or a folder of images")
@@ -158,7 +120,7 @@ def _add_images(sub: argparse._SubParsersAction) -> None:
 def _add_restore(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restore", help="PSNR and SSIM (Y channel and RGB) of restored images",
                        description="Score restored images against ground truth.",
-                       epilog=RESTORE_HELP, formatter_class=_formatter)
+                       epilog=RESTORE_HELP, formatter_class=eval_formatter)
     p.add_argument("--gt", required=True, help="folder of ground-truth images")
     p.add_argument("--pred", required=True, help="folder of restored images (same file names)")
     p.add_argument("--scale", type=int, default=1, help="super-resolution scale: pixels shaved off each border (default 1: none)")
@@ -166,30 +128,14 @@ def _add_restore(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_restore)
 
 
-def _add_text(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("text", help="BLEU, self-BLEU and distinct-n of generated text",
-                       description="Score generated text (one text per line).",
-                       epilog=TEXT_HELP, formatter_class=_formatter)
-    p.add_argument("--hyps", help="generated texts, one per line (UTF-8)")
-    p.add_argument("--model", help="a text model directory: report its perplexity on --data")
-    p.add_argument("--data", help="held-out UTF-8 text file for --model's perplexity")
-    p.add_argument("--device", default="auto", help="device for --model (default auto)")
-    p.add_argument("--refs", nargs="+", help="reference file(s), line-aligned with --hyps (for BLEU)")
-    p.add_argument("--orders", type=int, nargs="+", default=[1, 2, 3], help="n of distinct-n (default 1 2 3)")
-    p.add_argument("--self-bleu-max", type=int, default=500, help="texts sampled for self-BLEU (default 500)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the self-BLEU sample (default 0)")
-    p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
-    p.set_defaults(func=_run_text)
-
-
-def add_eval(subparsers: argparse._SubParsersAction) -> None:
-    """``aigc eval {images,restore,text}``."""
-    p = subparsers.add_parser("eval", help="evaluate generated images, restorations or text",
-                              description="Evaluate outputs with trusted metrics; `--json OUT` saves a report.")
-    sub = p.add_subparsers(dest="eval_kind", metavar="KIND", required=True)
+def add_eval_images(sub: argparse._SubParsersAction) -> None:
+    """``aigc eval images``."""
     _add_images(sub)
+
+
+def add_eval_restore(sub: argparse._SubParsersAction) -> None:
+    """``aigc eval restore``."""
     _add_restore(sub)
-    _add_text(sub)
 
 
 def _run_train_features(args: argparse.Namespace) -> int:

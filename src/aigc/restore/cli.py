@@ -1,28 +1,24 @@
-"""``aigc train restore``, ``aigc upscale``, ``aigc denoise``, ``aigc inpaint`` (restore models)
+"""``aigc train restore`` flags, ``aigc upscale``, ``aigc denoise``, ``aigc inpaint`` (restore models)
 and ``aigc stylize``."""
 
 from __future__ import annotations
 
 import argparse
 
-from aigc.train.cli_args import add_train_args, positive_int, train_config_from_args
+from aigc.train.cli_args import positive_int
 
-__all__ = ["add_train", "run_train", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
+__all__ = ["add_train_args", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
 
 TASK = "restore"
 
 
-def add_train(subparsers: argparse._SubParsersAction) -> None:
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """The task's own flags for ``aigc train restore``."""
     from aigc.restore.train import KINDS
 
     archs = sorted({a for v in KINDS.values() for a in v})
-    p = subparsers.add_parser(
-        TASK, help="image restoration: super-resolution, denoising, inpainting, style transfer",
-        description="Train a restoration model on patches cut from an image folder. Example: aigc "
-                    "train restore --task sr --arch espcn --scale 2 --data t91 --out runs/espcn-x2",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--task", dest="kind", choices=sorted(KINDS), default="sr", help="what to learn")
-    p.add_argument("--arch", choices=archs, default=None, help="default: the task's first "
+    p.add_argument("--kind", choices=sorted(KINDS), default="sr", help="what to learn")
+    p.add_argument("--arch", choices=archs, default=None, help="default: the kind's first "
                    + "; ".join(f"{k}: {', '.join(v)}" for k, v in KINDS.items()))
     p.add_argument("--data", default=None, help="folder:PATH, PATH or a staged set (t91, train400, "
                    "content, ...); default t91 (sr, inpaint), train400 (denoise), content (style)")
@@ -38,7 +34,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sigma", type=float, default=None, help="noise level, 0-255 scale (default 25)")
     p.add_argument("--sigma-max", type=float, default=None, help="blind denoising: sigma ~ U[sigma, max]")
     p.add_argument("--loss", choices=["l1", "l2"], default=None, help="pixel loss (sr)")
-    p.add_argument("--style", default=None, metavar="IMG", help="style image (--task style)")
+    p.add_argument("--style", default=None, metavar="IMG", help="style image (--kind style)")
     p.add_argument("--vgg-weights", default=None, metavar="FILE",
                    help="VGG19 safetensors (torchvision keys features.N.weight) for perceptual losses")
     p.add_argument("--init", default=None, metavar="DIR", help="srgan: start the generator from an "
@@ -46,37 +42,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", type=positive_int, default=None, help="patch size (LR pixels for sr)")
     p.add_argument("--patches", type=positive_int, default=None,
                    help="patches cut (seeded) for training (default: 8192 sr, 16384 denoise, 4096 inpaint, 1024 style)")
-    add_train_args(p, steps=2000, batch_size=16, lr=1e-3)
-    p.set_defaults(func=run_train)
-
-
-def _fields(args: argparse.Namespace) -> dict:
-    return {"scale": args.scale, "channels": args.channels, "features": args.features,
-            "blocks": args.blocks, "depth": args.depth, "batch_norm": args.batch_norm, "sigma": args.sigma,
-            "sigma_max": args.sigma_max, "loss": args.loss, "vgg_weights": args.vgg_weights}
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from aigc.core.errors import BadInputError
-    from aigc.train import Trainer
-    from aigc.train.report import report_training
-    from aigc.restore.train import build_training
-
-    objective, tensors, meta = build_training(args.kind, args.arch, args.data, patch=args.patch,
-                                              patches=args.patches, seed=args.seed, **_fields(args))
-    if args.kind == "style":
-        objective.set_style_image(args.style, meta)
-    elif args.style:
-        raise BadInputError("--style is for --task style (or use `aigc stylize`)")
-    if args.init:
-        if not hasattr(objective, "init_from"):
-            raise BadInputError(f"--init works with --arch srgan, not {meta['architecture']}")
-        objective.init_from(args.init)
-    trainer = Trainer(objective, train_config_from_args(args), args.out, meta=meta, resume=args.resume)
-    summary = trainer.fit(tensors)
-    if trainer.dist.is_main:
-        report_training(summary, meta["architecture"], args.out)
-    return 0
+    p.set_defaults(steps=2000, batch_size=16, lr=1e-3)
 
 
 def _add_file_command(subparsers: argparse._SubParsersAction, name: str, help: str) -> None:
@@ -100,7 +66,7 @@ def _run_file(args: argparse.Namespace, name: str) -> int:
     want = {"upscale": "sr", "denoise": "denoise"}[name]
     if getattr(pipe, "kind", None) != want:
         raise BadInputError(f"{args.model_dir} is not a {want!r} restore model (it is "
-                            f"{getattr(pipe, 'kind', pipe.task)!r}); train one with --task {want}")
+                            f"{getattr(pipe, 'kind', pipe.task)!r}); train one with --kind {want}")
     path = pipe.process_file(args.input, args.output, tile=args.tile, overlap=args.overlap)
     print(f"wrote {path}")
     return 0

@@ -11,7 +11,7 @@ from aigc.core.lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "TextPipeline": "pipeline", "SamplingParams": "sampling", "TextTokenizer": "tokenizer",
     "GPT": "gpt", "GPTConfig": "gpt", "LSTMLM": "lstm", "LSTMConfig": "lstm",
-    "TextTrainSpec": "train", "train_text": "train", "load_corpus": "corpus",
+    "TextSettings": "train", "train": "train", "load_corpus": "corpus",
     "demo_corpus": "corpus", "train_demo_text": "demo", "perplexity": "evaluate",
     "convert_gpt2": "hf_import", "chat_prompt": "chat",
 }

@@ -6,68 +6,37 @@ import argparse
 import sys
 from typing import Any
 
-from aigc.core.errors import BadInputError
-from aigc.core.registry import ARCHITECTURES
-from aigc.train.cli_args import add_train_args, positive_int, train_config_from_args
+from aigc.core.cli_args import bounded_int, positive_int
+from aigc.core.registry import task_architectures
 
-__all__ = ["add_train", "run_train", "generate_parser", "add_chat", "run_chat"]
+__all__ = ["add_train_args", "generate_parser", "add_chat", "run_chat"]
 
 TASK = "text"
-_MODEL_FLAGS = ("context", "layers", "heads", "embed", "dropout", "weight_decay")
 
 
-def add_train(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        TASK, help="language models (GPT, LSTM) on text or dialogues",
-        description="Train a language model. Example: aigc train text --arch gpt --data input.txt "
-                    "--tokenizer char --context 64 --layers 4 --heads 4 --embed 128 --steps 2000 "
-                    "--schedule cosine --warmup 100 --grad-clip 1 --out runs/char-gpt",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES[TASK]), default="gpt", help="architecture")
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """The task's own flags for ``aigc train text``."""
+    p.add_argument("--arch", choices=sorted(task_architectures(TASK)), default="gpt", help="architecture")
     p.add_argument("--data", required=True,
                    help="a UTF-8 text file, a folder of them, a .jsonl dialogue file "
                         "({\"turns\": [{\"role\": ..., \"content\": ...}]} per line), or 'builtin:pydoc'")
     p.add_argument("--tokenizer", choices=["char", "bpe"], default="char", help="character or byte-level BPE")
-    p.add_argument("--vocab-size", type=positive_int, default=2048, help="BPE vocabulary size")
+    p.add_argument("--vocab-size", type=bounded_int(2, 1_000_000), default=2048, help="BPE vocabulary size")
     p.add_argument("--errors", choices=["strict", "replace"], default="strict",
                    help="invalid UTF-8: stop with an error naming file and byte offset, or replace")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out tail of the token stream")
     g = p.add_argument_group("model (default: the architecture's; taken from --init-from when given)")
-    g.add_argument("--context", type=positive_int, default=None, help="tokens of context (default 256)")
-    g.add_argument("--layers", type=positive_int, default=None)
-    g.add_argument("--heads", type=positive_int, default=None, help="attention heads (gpt)")
-    g.add_argument("--embed", type=positive_int, default=None, help="embedding / hidden width")
+    g.add_argument("--context", type=bounded_int(1, 1 << 16), default=None, help="tokens of context (default 256)")
+    g.add_argument("--layers", type=bounded_int(1, 256), default=None)
+    g.add_argument("--heads", type=bounded_int(1, 256), default=None, help="attention heads (gpt)")
+    g.add_argument("--embed", type=bounded_int(1, 1 << 15), default=None, help="embedding / hidden width")
     g.add_argument("--dropout", type=float, default=None)
     g.add_argument("--weight-decay", type=float, default=None, help="AdamW decay on weight matrices")
     f = p.add_argument_group("fine-tuning")
     f.add_argument("--init-from", metavar="DIR", help="continue training this text model on --data")
     f.add_argument("--freeze-layers", type=int, default=0, metavar="K",
                    help="freeze the embeddings and the first K layers")
-    add_train_args(p, steps=2000, batch_size=32, lr=1e-3)
-    p.set_defaults(func=run_train)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from aigc.train.report import report_training
-    from aigc.text.corpus import Corpus, demo_corpus
-    from aigc.text.train import TextTrainSpec, train_text
-
-    model = {k: getattr(args, k) for k in _MODEL_FLAGS if getattr(args, k) is not None}
-    if args.init_from and model:
-        raise BadInputError(f"--init-from takes the model settings from {args.init_from}; drop "
-                            + ", ".join(f"--{k.replace('_', '-')}" for k in model))
-    if args.arch == "lstm":
-        model.pop("heads", None)
-    data: Any = args.data
-    if args.data == "builtin:pydoc":
-        data = Corpus("builtin:pydoc", [demo_corpus()], "text", ["pydoc_data.topics"])
-    spec = TextTrainSpec(data=data, arch=args.arch, tokenizer=args.tokenizer, vocab_size=args.vocab_size,
-                         model=model, val_fraction=args.val_fraction, errors=args.errors,
-                         init_from=args.init_from, freeze_layers=args.freeze_layers)
-    summary = train_text(spec, train_config_from_args(args), args.out, resume=args.resume)
-    val = f", val_loss={summary['val_loss']:.4f}" if "val_loss" in summary else ""
-    report_training(summary, args.arch, args.out, extra=val)
-    return 0
+    p.set_defaults(steps=2000, batch_size=32, lr=1e-3)
 
 
 def _add_sampling_args(p: argparse.ArgumentParser, *, max_tokens: int, temperature: float) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aigc.text.corpus import Corpus, demo_corpus
-from aigc.text.train import TextTrainSpec, train_text
+from aigc.text.train import TextSettings, train
 from aigc.train import TrainConfig
 
 __all__ = ["train_demo_text"]
@@ -23,12 +22,11 @@ def train_demo_text(out_dir: str | os.PathLike, steps: int = 300, seed: int = 0,
     """
     import aigc
 
-    corpus = Corpus("builtin:pydoc", [demo_corpus()], "text", ["pydoc_data.topics"])
-    spec = TextTrainSpec(data=corpus, arch="gpt", tokenizer="char", model=dict(DEMO_MODEL))
-    train = TrainConfig(steps=steps, batch_size=32, lr=2e-3, schedule="cosine",
+    spec = TextSettings(data="builtin:pydoc", arch="gpt", tokenizer="char", **DEMO_MODEL)
+    config = TrainConfig(steps=steps, batch_size=32, lr=2e-3, schedule="cosine",
                         warmup_steps=min(50, steps // 10), grad_clip=1.0, seed=seed, device=device,
                         progress=progress, checkpoint_every=max(1, steps), log_every=10)
-    summary = train_text(spec, train, out_dir)
+    summary = train(spec, config, out_dir)
     pipe = aigc.load(str(out_dir), device=device)
     summary["sample"] = pipe.generate("The ", max_tokens=150, top_k=20, seed=seed)
     summary["model_id"] = pipe.model_id

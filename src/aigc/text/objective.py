@@ -17,7 +17,7 @@ from aigc.text.decoding import GPTDecoder, LSTMDecoder
 from aigc.text.gpt import GPT, GPTConfig
 from aigc.text.lstm import LSTMConfig, LSTMLM
 
-__all__ = ["GPTLM", "LSTMLanguageModel", "lm_loss"]
+__all__ = ["GPTObjective", "LSTMObjective", "lm_loss"]
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -87,7 +87,7 @@ class _LanguageModel:
         return float(lm_loss(logits, windows[:, 1:], reduction="sum")), windows[:, 1:].numel()
 
 
-class GPTLM(_LanguageModel):
+class GPTObjective(_LanguageModel):
     """Objective for :class:`aigc.text.gpt.GPT`."""
 
     config_class = GPTConfig
@@ -97,7 +97,7 @@ class GPTLM(_LanguageModel):
         return GPTDecoder(nets["model"], use_cache=use_cache)
 
 
-class LSTMLanguageModel(_LanguageModel):
+class LSTMObjective(_LanguageModel):
     """Objective for :class:`aigc.text.lstm.LSTMLM`."""
 
     config_class = LSTMConfig

@@ -6,14 +6,13 @@ saved with its recipe (model id, seed, parameters) in a sidecar JSON.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
 
-from aigc.core.atomic import atomic_write_bytes
+from aigc.core.artifacts import save_text
 from aigc.core.errors import BadInputError
 from aigc.core.modeldir import model_id
 from aigc.core.pipeline import Pipeline, load_objective
@@ -144,11 +143,7 @@ class TextPipeline(Pipeline):
     # ------------------------------------------------------------------ outputs
     def save(self, text: str, out: str | os.PathLike, **params: Any) -> tuple[Path, Path]:
         """Write ``text`` to ``out`` and its recipe to ``out + '.json'`` (both atomically)."""
-        out = Path(out)
-        sidecar = out.with_name(out.name + ".json")
-        atomic_write_bytes(out, text.encode("utf-8"))
-        atomic_write_bytes(sidecar, (json.dumps(self.recipe(**params), indent=2) + "\n").encode("utf-8"))
-        return out, sidecar
+        return save_text(out, text, self.recipe(**params))
 
 
 def _cut(text: str, stops: Sequence[str]) -> tuple[str, bool]:

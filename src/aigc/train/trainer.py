@@ -22,10 +22,10 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from aigc import __version__
 from aigc.core.atomic import atomic_write_json
-from aigc.core.config import config_to_dict
+from aigc.core.config import config_diff, config_to_dict
 from aigc.core.device import autocast, check_precision, select_device
 from aigc.core.errors import AigcError, BadInputError, NonFiniteLossError
-from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, save_weights, split_prefix
+from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, save_weights, split_prefix, weights_metadata
 from aigc.core.seed import make_generator
 from aigc.train import state as ckpt
 from aigc.train.batcher import Batcher
@@ -79,12 +79,14 @@ class Trainer:
 
     def __init__(self, objective: Objective, config: TrainConfig, out_dir: str | Path, *,
                  meta: Mapping[str, Any] | None = None, resume: bool = False,
-                 preview: Callable[..., torch.Tensor | None] | None = None) -> None:
+                 preview: Callable[..., torch.Tensor | None] | None = None,
+                 save_extra: Callable[[Path], None] | None = None) -> None:
         self.objective, self.config, self.out_dir = objective, config, Path(out_dir)
         self.meta, self.resume = dict(meta or {}), resume
         if "model" not in self.meta and getattr(objective, "config", None) is not None:
             self.meta["model"] = config_to_dict(objective.config)
         self.preview = preview or getattr(objective, "sample", None)
+        self.save_extra = save_extra
         device = select_device(config.device)
         check_precision(config.precision, device)
         self.dist: DistInfo = init_distributed(device.type)
@@ -113,23 +115,34 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DDP(net, device_ids=ids)
 
-    def _write_config(self) -> None:
-        cfg = {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
+    def _config(self) -> dict[str, Any]:
+        return {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
+
+    def _check_config(self) -> None:
+        """Refuse an ``out_dir`` holding another model, before anything is written."""
         path = self.out_dir / CONFIG_NAME
-        if path.exists():
-            try:
-                old = json.loads(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
-            for key in ("task", "architecture", "model"):
-                if old.get(key) != cfg.get(key):
-                    raise BadInputError(
-                        f"{self.out_dir} already holds a different model ({key} differs); "
-                        f"use another --out, or --resume with the same model settings")
-            if not self.resume and (self.out_dir / "train_state" / "latest").exists():
-                raise BadInputError(f"{self.out_dir} already holds a trained model; pass --resume "
-                                    f"to continue it or choose another --out")
-        atomic_write_json(path, cfg)
+        if not path.exists():
+            if self.resume:
+                raise BadInputError(f"--resume: {self.out_dir} has no checkpoint to resume from (no {CONFIG_NAME})")
+            return
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
+        new = json.loads(json.dumps(self._config()))  # tuples -> lists, as stored
+        keys = ["task", "architecture", "model"] + (["settings"] if "settings" in old else [])
+        diffs = [d for key in keys for d in config_diff(old.get(key), new.get(key), key)]
+        if diffs:
+            raise BadInputError(f"{self.out_dir} already holds a different model ({'; '.join(diffs)}); "
+                                f"use another --out, or --resume with only --out to keep its settings")
+        if not self.resume and (self.out_dir / "train_state" / "latest").exists():
+            raise BadInputError(f"{self.out_dir} already holds a trained model; pass --resume "
+                                f"to continue it or choose another --out")
+
+    def _write_config(self) -> None:
+        atomic_write_json(self.out_dir / CONFIG_NAME, self._config())
+        if self.save_extra is not None:
+            self.save_extra(self.out_dir)
 
     # ------------------------------------------------------------------ step
     def _backward_and_step(self, name: str, loss: torch.Tensor, ctx: StepContext) -> None:
@@ -192,9 +205,9 @@ class Trainer:
                 val = float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
                 logs[k] = logs.get(k, 0.0) + val / self.config.accumulate
         self.scaler.update()
-        for name, ema in self.ema.items():
-            ema.update(self.raw[name])
         self.step += 1
+        for name, ema in self.ema.items():
+            ema.update(self.raw[name], self.step)
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
             raise NonFiniteLossError(f"logged value(s) {bad} became non-finite at step {self.step}; "
@@ -213,6 +226,7 @@ class Trainer:
         tmp = root / f".tmp-{ckpt.step_dir_name(self.step)}"
         if self.dist.is_main:
             root.mkdir(parents=True, exist_ok=True)
+            self._write_config()  # config.json first: written only once a step has run
             if tmp.exists():
                 import shutil
                 shutil.rmtree(tmp)
@@ -262,6 +276,24 @@ class Trainer:
         batcher.load_state_dict(state["batcher"])
         ckpt.set_rng_state(rng, self.generator)
         self.step = int(state["step"])
+        self._verify_weights(path)
+
+    def _verify_weights(self, checkpoint: Path) -> None:
+        """The exported model.safetensors must be the checkpoint's: readable, same tensors and step."""
+        path = self.out_dir / WEIGHTS_NAME
+        try:
+            from safetensors import safe_open
+
+            step = int(weights_metadata(path).get("step", -1))
+            with safe_open(str(path), framework="pt") as fh:
+                shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise BadInputError(f"--resume: {path} is unreadable ({exc}); restore it or train into "
+                                f"another --out (the checkpoint {checkpoint.name} is intact)") from exc
+        expected = {k: tuple(v.shape) for k, v in self._tensors().items()}
+        if shapes != expected or step != self.step:
+            raise BadInputError(f"--resume: {path} (step {step}) does not match {checkpoint} (step "
+                                f"{self.step}); it was replaced or edited. Restore it or use another --out")
 
     # ------------------------------------------------------------------ loop
     @contextlib.contextmanager
@@ -287,13 +319,20 @@ class Trainer:
         cfg = self.config
         batcher = Batcher(data, cfg.batch_size, seed=cfg.seed, rank=self.dist.rank, world=self.dist.world)
         if self.dist.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._write_config()
+            self._check_config()
         barrier(self.dist)
         if self.resume:
             self._load_checkpoint(batcher)
-        else:  # dropout and other global-RNG users start from the configured seed
-            torch.manual_seed(cfg.seed * 7919 + self.dist.rank + 1)
+        # dropout and other global-RNG users start from the configured seed; the caller's global
+        # RNG state is restored afterwards (the library never reseeds it for good)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if not self.resume:
+                torch.manual_seed(cfg.seed * 7919 + self.dist.rank + 1)
+            return self._fit(batcher)
+
+    def _fit(self, batcher: Batcher) -> dict[str, Any]:
+        cfg = self.config
         log = MetricsLog(self.out_dir / "logs" / "metrics.jsonl", enabled=self.dist.is_main)
         log.truncate_after(self.step)
         start, first = time.perf_counter(), self.step
