@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not (data_dir() / "sr-benchmarks").is_dir():
+    if not (data_dir("sr-benchmarks") / "sr-benchmarks").is_dir():
         raise SystemExit(f"benchmark data not found under {data_dir()}; set AIGC_DATA_DIR")
     out = Path(args.out)
     result: dict = {"sr": {}, "bicubic": {}, "denoise": {}, "arch": {}, "runs": {}}

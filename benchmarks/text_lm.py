@@ -162,7 +162,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "text_lm.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    path = Path(args.data) if args.data else data_dir() / "tinyshakespeare" / "input.txt"
+    path = Path(args.data) if args.data else data_dir("tinyshakespeare") / "tinyshakespeare" / "input.txt"
     if not path.is_file():
         print(f"benchmark data {path} not found (set AIGC_DATA_DIR)", file=sys.stderr)
         return 2

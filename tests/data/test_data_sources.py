@@ -94,7 +94,7 @@ def test_builtin_sources():
     assert faces.images.shape == (90, 3, 32, 32)
 
 
-@pytest.mark.skipif(not (data_dir() / "mnist").is_dir(), reason="MNIST not in AIGC_DATA_DIR")
+@pytest.mark.skipif(not (data_dir("mnist") / "mnist").is_dir(), reason="MNIST not in AIGC_DATA_DIR")
 def test_real_mnist_counts():
     test = load_image_source("mnist", split="test")
     assert test.images.shape == (10000, 1, 28, 28)

@@ -106,7 +106,7 @@ def test_eval_images_needs_features_for_folders(tmp_path, monkeypatch) -> None:
         _run(["eval", "images", "--real", "digits", "--fake", "digits", "--n", "50"])
 
 
-@pytest.mark.skipif(not (data_dir() / "mnist" / "t10k-images-idx3-ubyte.gz").is_file(),
+@pytest.mark.skipif(not (data_dir("mnist") / "mnist" / "t10k-images-idx3-ubyte.gz").is_file(),
                     reason="MNIST idx files not in the data dir (set AIGC_DATA_DIR)")
 def test_real_mnist_class_coverage_with_toy_features() -> None:
     from aigc.data.images import load_image_source

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,10 +27,13 @@ def download(url: str, dest: str | Path, sha256: str, *, timeout: float = 60.0,
     """Fetch ``url`` to ``dest`` unless a file with the right sha256 is already there.
 
     The bytes go to a temporary file whose checksum is verified before it is renamed into place.
+    With ``AIGC_OFFLINE=1`` nothing is fetched (a clear error instead).
     """
     dest = Path(dest)
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
+    if os.environ.get("AIGC_OFFLINE"):
+        raise BadInputError(f"{dest.name} is not on disk and AIGC_OFFLINE is set, so {url} was not fetched")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, atomic_path(dest) as tmp:
             total = int(resp.headers.get("Content-Length") or 0) or None

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from aigc.core.errors import BadInputError
-from aigc.core.paths import cache_dir, data_dir
+from aigc.core.paths import cache_dir, data_dir, missing_dataset
 from aigc.core.registry import resolve
 from aigc.data.download import download
 from aigc.data.idx import read_idx
@@ -65,13 +65,17 @@ def fetch_idx_dataset(name: str, split: str, *, base_url: str | None = None,
     """(images uint8 (N, 28, 28), labels uint8 (N,)) from the data dir, else downloaded + checked."""
     folder, url, files = IDX_DATASETS[name]
     img_name, img_sha, lbl_name, lbl_sha = files[split]
-    local = data_dir() / folder
+    local = data_dir(folder) / folder
     if not ((local / img_name).is_file() and (local / lbl_name).is_file()):
         local = cache_dir() / "data" / folder
-        if not ((local / img_name).is_file() and (local / lbl_name).is_file()) and not download_ok:
-            raise BadInputError(f"{name} not found in {data_dir() / folder}; set AIGC_DATA_DIR")
-        for fname, sha in ((img_name, img_sha), (lbl_name, lbl_sha)):
-            download((base_url or url) + fname, local / fname, sha)
+        if not download_ok:
+            raise BadInputError(missing_dataset(folder, f"{img_name}, {lbl_name}"))
+        try:
+            for fname, sha in ((img_name, img_sha), (lbl_name, lbl_sha)):
+                download((base_url or url) + fname, local / fname, sha)
+        except BadInputError as exc:
+            raise BadInputError(f"{missing_dataset(folder, f'{img_name}, {lbl_name}')}; the download "
+                                f"failed too ({exc})") from exc
     images, labels = read_idx(local / img_name), read_idx(local / lbl_name)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise BadInputError(f"{local}: images {images.shape} and labels {labels.shape} do not match")

@@ -33,7 +33,7 @@ def resolve_folder(spec: str) -> Path:
     if spec.startswith("folder:"):
         path = Path(spec[len("folder:"):]).expanduser()
     elif spec.lower() in NAMED_SETS:
-        path = data_dir() / NAMED_SETS[spec.lower()]
+        path = data_dir(NAMED_SETS[spec.lower()]) / NAMED_SETS[spec.lower()]
     else:
         path = Path(spec).expanduser()
     if not path.is_dir():
