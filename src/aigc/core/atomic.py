@@ -54,9 +54,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        # mkstemp makes the file 0600; give it the mode a plain open() would (0644 under umask 022)
-        os.chmod(tmp_path, 0o666 & ~_umask())
         yield tmp_path
+        # mkstemp makes the file 0600 (and some writers re-create it); give it the mode a plain
+        # open() would (0644 under umask 022)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)

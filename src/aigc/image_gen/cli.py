@@ -6,7 +6,7 @@ import argparse
 
 from aigc.core.registry import task_architectures
 from aigc.image_gen.cli_options import add_family_args, add_sampling_args, sampling_kwargs
-from aigc.train.cli_args import add_inference_args, positive_int
+from aigc.core.cli_args import add_inference_args, bounded_int, positive_int
 
 __all__ = ["add_train_args", "generate_parser"]
 
@@ -35,7 +35,7 @@ def generate_parser(model_dir: str) -> argparse.ArgumentParser:
                                 description="Sample new images from an image-generation model. Example: "
                                             f"aigc generate {model_dir} --n 64 --seed 0 --out grid.png",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--n", type=positive_int, default=64, help="number of images")
+    p.add_argument("--n", type=bounded_int(1, 100_000), default=64, help="number of images")
     p.add_argument("--batch-size", type=positive_int, default=256)
     add_inference_args(p, out="samples.png", out_help="a .png grid, or a folder for one PNG per image")
     add_sampling_args(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aigc.train.cli_args import positive_int
+from aigc.core.cli_args import bounded_int, positive_int
 
 __all__ = ["add_train_args", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
 
@@ -113,8 +113,8 @@ def add_stylize(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--style", default=None, metavar="IMG", help="style image (needed without --model)")
     p.add_argument("--model", default=None, metavar="DIR", help="a style model from --task style")
     p.add_argument("--vgg-weights", default=None, metavar="FILE", help="VGG19 safetensors")
-    p.add_argument("--steps", type=positive_int, default=300, help="optimisation steps (Gatys)")
-    p.add_argument("--size", type=positive_int, default=384, help="longest side for Gatys (pixels)")
+    p.add_argument("--steps", type=bounded_int(1, 100_000), default=300, help="optimisation steps (Gatys)")
+    p.add_argument("--size", type=bounded_int(16, 4096), default=384, help="longest side for Gatys (pixels)")
     p.add_argument("--style-weight", type=float, default=1e5, help="Gatys style/content balance")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
