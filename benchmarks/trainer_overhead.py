@@ -26,11 +26,11 @@ from _machine import command, machine  # noqa: E402
 
 from aigc.core.atomic import atomic_write_json  # noqa: E402
 from aigc.data.images import load_image_source  # noqa: E402
-from aigc.image_gen.dcgan import DCGAN, DCGANConfig  # noqa: E402
+from aigc.image_gen.dcgan import DCGANObjective, DCGANConfig  # noqa: E402
 from aigc.train import TrainConfig, Trainer  # noqa: E402
 
 
-def bare_loop(objective: DCGAN, images: torch.Tensor, steps: int, batch: int, lr: float) -> float:
+def bare_loop(objective: DCGANObjective, images: torch.Tensor, steps: int, batch: int, lr: float) -> float:
     """The loop one writes by hand: shuffle, D step, G step. Returns seconds per step."""
     G, D = objective.nets["generator"], objective.nets["discriminator"]
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -59,7 +59,7 @@ def bare_loop(objective: DCGAN, images: torch.Tensor, steps: int, batch: int, lr
     return (time.perf_counter() - start) / steps
 
 
-def trainer_loop(objective: DCGAN, images: torch.Tensor, steps: int, batch: int, lr: float, out: Path) -> float:
+def trainer_loop(objective: DCGANObjective, images: torch.Tensor, steps: int, batch: int, lr: float, out: Path) -> float:
     cfg = TrainConfig(steps=steps, batch_size=batch, lr=lr, progress=False, checkpoint_every=steps, device="cpu")
     trainer = Trainer(objective, cfg, out, meta={"task": "image-gen", "architecture": "dcgan"})
     trainer.preview = None  # the bare loop draws no sample grid either
@@ -82,7 +82,7 @@ def main() -> None:
     for r in range(args.rounds):
         for which in (("bare", "ours") if r % 2 == 0 else ("ours", "bare")):
             torch.manual_seed(0)
-            objective = DCGAN(cfg)
+            objective = DCGANObjective(cfg)
             if which == "bare":
                 bare.append(bare_loop(objective, images, args.steps, args.batch_size, 2e-4))
             else:

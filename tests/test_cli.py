@@ -69,10 +69,10 @@ def test_bad_image_in_folder_is_named(tmp_path, capsys):
 
 
 def test_model_command_help_lists_the_task_options(tmp_path, capsys):
-    from aigc.image_gen.vae import VAE, VAEConfig
+    from aigc.image_gen.vae import VAEObjective, VAEConfig
     from aigc.train import TrainConfig, Trainer
 
-    Trainer(VAE(VAEConfig(image_size=8, features=16)), TrainConfig(steps=1, batch_size=4, progress=False),
+    Trainer(VAEObjective(VAEConfig(image_size=8, features=16)), TrainConfig(steps=1, batch_size=4, progress=False),
             tmp_path, meta={"task": "image-gen", "architecture": "vae"}).fit(
         {"images": __import__("torch").rand(8, 1, 8, 8)})
     with pytest.raises(SystemExit) as exc:

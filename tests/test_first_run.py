@@ -13,14 +13,14 @@ import torch
 import aigc
 from aigc.cli import main
 
-DCGAN = ["train", "image-gen", "--arch", "dcgan", "--data", "digits", "--image-size", "8", "--features", "16",
+DCGANObjective = ["train", "image-gen", "--arch", "dcgan", "--data", "digits", "--image-size", "8", "--features", "16",
          "--latent-dim", "4", "--batch-size", "8", "--no-progress"]
 
 
 @pytest.fixture()
 def trained(tmp_path):
     out = tmp_path / "dcgan"
-    assert main([*DCGAN, "--steps", "4", "--ema", "0.999", "--checkpoint-every", "2", "--out", str(out)]) == 0
+    assert main([*DCGANObjective, "--steps", "4", "--ema", "0.999", "--checkpoint-every", "2", "--out", str(out)]) == 0
     return out
 
 
@@ -56,7 +56,7 @@ def test_resume_onto_corrupt_weights_fails(trained, capsys):
 
 
 def test_a_fresh_run_into_a_model_of_other_settings_names_the_key(trained, capsys):
-    code = main([*DCGAN, "--image-size", "16", "--steps", "2", "--out", str(trained)])
+    code = main([*DCGANObjective, "--image-size", "16", "--steps", "2", "--out", str(trained)])
     assert code == 2
     assert "model.image_size: stored 8, given 16" in capsys.readouterr().err
 
@@ -64,7 +64,7 @@ def test_a_fresh_run_into_a_model_of_other_settings_names_the_key(trained, capsy
 def test_ema_warm_up_gives_samples_near_the_live_network(tmp_path):
     """50 steps with --ema 0.999: without warm-up the EMA would still be 95 % the initial network."""
     with_ema, without = tmp_path / "ema", tmp_path / "plain"
-    common = [*DCGAN, "--steps", "50", "--checkpoint-every", "1000", "--seed", "3"]
+    common = [*DCGANObjective, "--steps", "50", "--checkpoint-every", "1000", "--seed", "3"]
     assert main([*common, "--ema", "0.999", "--out", str(with_ema)]) == 0
     assert main([*common, "--out", str(without)]) == 0
     weights = aigc.core.modeldir.load_weights(with_ema / "model.safetensors")
@@ -114,7 +114,7 @@ def test_outputs_follow_the_umask(tmp_path):
     trained = tmp_path / "m"
     old = os.umask(0o022)
     try:
-        assert main([*DCGAN, "--steps", "2", "--out", str(trained)]) == 0
+        assert main([*DCGANObjective, "--steps", "2", "--out", str(trained)]) == 0
         assert main(["generate", str(trained), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     finally:
         os.umask(old)

@@ -37,12 +37,12 @@ def test_crash_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
 KILLER = r"""
 import sys, torch
 from aigc.data.images import load_image_source
-from aigc.image_gen.vae import VAE, VAEConfig
+from aigc.image_gen.vae import VAEObjective, VAEConfig
 from aigc.train import TrainConfig, Trainer
 from aigc.train.batcher import Batcher
 torch.manual_seed(0)
 data = {"images": load_image_source("digits", image_size=8).images}
-t = Trainer(VAE(VAEConfig(image_size=8, features=64)), TrainConfig(steps=1, batch_size=8, progress=False), sys.argv[1])
+t = Trainer(VAEObjective(VAEConfig(image_size=8, features=64)), TrainConfig(steps=1, batch_size=8, progress=False), sys.argv[1])
 t.fit(data)
 b = Batcher(data, 8, seed=0)
 for i in range(10**6):
@@ -62,14 +62,14 @@ def test_killed_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     proc.kill()
     proc.wait(timeout=60)
     from aigc.data.images import load_image_source
-    from aigc.image_gen.vae import VAE, VAEConfig
+    from aigc.image_gen.vae import VAEObjective, VAEConfig
     from aigc.train import TrainConfig, Trainer
     from aigc.train.state import latest_checkpoint
 
     latest = latest_checkpoint(out / "train_state")
     assert latest is not None and int(latest.name.split("-")[1]) >= 6
     assert load_weights(out / "model.safetensors")
-    trainer = Trainer(VAE(VAEConfig(image_size=8, features=64)),
+    trainer = Trainer(VAEObjective(VAEConfig(image_size=8, features=64)),
                       TrainConfig(steps=int(latest.name.split("-")[1]) + 1, batch_size=8, progress=False),
                       out, resume=True)
     assert trainer.fit({"images": load_image_source("digits", image_size=8).images})["steps_run"] == 1

@@ -8,8 +8,8 @@ from aigc.core.artifacts import read_png_metadata
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
 from aigc.data.images import load_image_source
-from aigc.image_gen.dcgan import DCGAN, DCGANConfig
-from aigc.image_gen.vae import VAE, VAEConfig
+from aigc.image_gen.dcgan import DCGANObjective, DCGANConfig
+from aigc.image_gen.vae import VAEObjective, VAEConfig
 from aigc.train import TrainConfig, Trainer
 from aigc.train.trainer import read_metrics
 
@@ -19,8 +19,8 @@ SIZES = [8, 16, 32]
 def build(arch, size, channels=1):
     torch.manual_seed(0)
     if arch == "dcgan":
-        return DCGAN(DCGANConfig(image_size=size, channels=channels, g_features=32, d_features=32, latent_dim=8))
-    return VAE(VAEConfig(image_size=size, channels=channels, features=32, latent_dim=4))
+        return DCGANObjective(DCGANConfig(image_size=size, channels=channels, g_features=32, d_features=32, latent_dim=8))
+    return VAEObjective(VAEConfig(image_size=size, channels=channels, features=32, latent_dim=4))
 
 
 @pytest.mark.parametrize("size", SIZES)

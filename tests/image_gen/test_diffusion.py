@@ -13,7 +13,7 @@ from PIL import Image
 import aigc
 from aigc.cli import main
 from aigc.core.errors import BadInputError
-from aigc.image_gen.diffusion.ddpm import DDPM, DDPMConfig
+from aigc.image_gen.diffusion.ddpm import DDPMObjective, DDPMConfig
 from aigc.image_gen.diffusion.schedule import NoiseSchedule
 from aigc.train import TrainConfig, Trainer
 from aigc.train.trainer import read_metrics
@@ -24,9 +24,9 @@ SMALL = dict(image_size=8, features=8, mults=(1, 2), attention_levels=(1,), time
 pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
-def make(**kw) -> DDPM:
+def make(**kw) -> DDPMObjective:
     torch.manual_seed(0)
-    obj = DDPM(DDPMConfig(**{**SMALL, **kw}))
+    obj = DDPMObjective(DDPMConfig(**{**SMALL, **kw}))
     with torch.no_grad():  # the zero-initialised head would predict 0 everywhere: make outputs vary
         obj.nets["unet"].head[-1].weight.normal_(0, 0.1)
     return obj
@@ -143,7 +143,7 @@ def test_inpainting_keeps_known_pixels_and_counts_calls():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddpm") / "m"
-    obj = DDPM(DDPMConfig(**SMALL, num_classes=4, sample_steps=5))
+    obj = DDPMObjective(DDPMConfig(**SMALL, num_classes=4, sample_steps=5))
     tcfg = TrainConfig(steps=40, batch_size=16, lr=3e-3, device="cpu", seed=0, log_every=1, progress=False)
     meta = {"task": "image-gen", "architecture": "ddpm",
             "data": {"source": "toy", "class_names": ["top", "upper", "lower", "bottom"]}}
@@ -213,7 +213,7 @@ def test_diagnostics_hook_logs_the_class_histogram(tmp_path):
         def probs(self, images):
             return torch.nn.functional.one_hot(torch.ones(len(images), dtype=torch.long), 4).double()
 
-    obj = DDPM(DDPMConfig(**SMALL, num_classes=4, diag_features="fixed", diag_every=2, diag_samples=8, diag_steps=2))
+    obj = DDPMObjective(DDPMConfig(**SMALL, num_classes=4, diag_features="fixed", diag_every=2, diag_samples=8, diag_steps=2))
     obj._diag_extractor = Fixed()
     tcfg = TrainConfig(steps=4, batch_size=8, device="cpu", log_every=1, progress=False)
     Trainer(obj, tcfg, tmp_path / "m", meta={"task": "image-gen", "architecture": "ddpm"}).fit(toy_data())

@@ -13,7 +13,7 @@ from aigc.metrics import psnr, rgb_to_y
 from aigc.restore.blocks import Upsampler
 from aigc.data.color import array_to_tensor, rgb_to_ycbcr, ycbcr_to_rgb
 from aigc.restore.degrade import bicubic_downscale, bicubic_upscale, dihedral, modcrop
-from aigc.restore.sr import ESPCN, ESPCNConfig, SRResNet, SRResNetConfig
+from aigc.restore.sr import ESPCNObjective, ESPCNConfig, SRResNetObjective, SRResNetConfig
 
 
 def _smooth_image(h: int = 48, w: int = 60, seed: int = 0) -> np.ndarray:
@@ -29,8 +29,8 @@ def _smooth_image(h: int = 48, w: int = 60, seed: int = 0) -> np.ndarray:
 def test_subpixel_shapes_every_scale(scale: int) -> None:
     x = torch.rand(2, 8, 5, 7)
     assert Upsampler(8, scale)(x).shape == (2, 8, 5 * scale, 7 * scale)
-    for obj in (ESPCN(ESPCNConfig(scale=scale, features=8)),
-                SRResNet(SRResNetConfig(scale=scale, features=8, blocks=1, channels=3))):
+    for obj in (ESPCNObjective(ESPCNConfig(scale=scale, features=8)),
+                SRResNetObjective(SRResNetConfig(scale=scale, features=8, blocks=1, channels=3))):
         c = obj.config.channels
         assert obj.nets["net"](torch.rand(2, c, 6, 9)).shape == (2, c, 6 * scale, 9 * scale)
         assert obj.restore(obj.nets, torch.rand(1, 3, 6, 9)).shape == (1, 3, 6 * scale, 9 * scale)
@@ -67,8 +67,8 @@ def test_degradation_validates_and_dihedral_is_a_group() -> None:
     assert len(outs) == 8
 
 
-@pytest.mark.parametrize("cls,cfg", [(ESPCN, ESPCNConfig(scale=2, features=8)),
-                                     (SRResNet, SRResNetConfig(scale=3, features=8, blocks=2, channels=3))])
+@pytest.mark.parametrize("cls,cfg", [(ESPCNObjective, ESPCNConfig(scale=2, features=8)),
+                                     (SRResNetObjective, SRResNetConfig(scale=3, features=8, blocks=2, channels=3))])
 def test_sr_gradients_reach_every_parameter(cls, cfg) -> None:
     obj = cls(cfg)
     g = torch.Generator().manual_seed(0)

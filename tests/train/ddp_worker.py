@@ -22,10 +22,10 @@ def main(kind: str, out: str, batch_size: int) -> None:
         config = TrainConfig(steps=5, batch_size=batch_size, lr=0.05, progress=False, device="cpu")
     else:
         from aigc.data.images import load_image_source
-        from aigc.image_gen.dcgan import DCGAN, DCGANConfig
+        from aigc.image_gen.dcgan import DCGANObjective, DCGANConfig
 
         torch.manual_seed(0)
-        objective = DCGAN(DCGANConfig(image_size=8, g_features=16, d_features=16, latent_dim=8))
+        objective = DCGANObjective(DCGANConfig(image_size=8, g_features=16, d_features=16, latent_dim=8))
         data = {"images": load_image_source("digits", image_size=8).images}
         config = TrainConfig(steps=4, batch_size=batch_size, progress=False, device="cpu", ema_decay=0.9)
     trainer = Trainer(objective, config, out)

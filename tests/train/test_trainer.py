@@ -9,7 +9,7 @@ import torch
 from aigc.core.errors import BadInputError, NonFiniteLossError
 from aigc.core.modeldir import load_weights
 from aigc.data.images import load_image_source
-from aigc.image_gen.dcgan import DCGAN, DCGANConfig
+from aigc.image_gen.dcgan import DCGANObjective, DCGANConfig
 from aigc.train import TrainConfig, Trainer, TrainingInterrupted
 from aigc.train.config import lr_factor
 from aigc.train.ema import EMA
@@ -29,7 +29,7 @@ def tiny_gan_setup():
     return data, cfg, tc
 
 
-class InterruptAt(DCGAN):
+class InterruptAt(DCGANObjective):
     """Sends itself Ctrl-C during step ``at`` (as a user would)."""
 
     at = 5
@@ -43,12 +43,12 @@ class InterruptAt(DCGAN):
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
     data, cfg, tc = tiny_gan_setup()
     torch.manual_seed(0)
-    Trainer(DCGAN(cfg), tc, tmp_path / "a").fit({"images": data.images})
+    Trainer(DCGANObjective(cfg), tc, tmp_path / "a").fit({"images": data.images})
     torch.manual_seed(0)
     with pytest.raises(TrainingInterrupted, match="step 6"):
         Trainer(InterruptAt(cfg), tc, tmp_path / "b").fit({"images": data.images})
     torch.manual_seed(123)  # a different init must not matter: weights come from the checkpoint
-    summary = Trainer(DCGAN(cfg), tc, tmp_path / "b", resume=True).fit({"images": data.images})
+    summary = Trainer(DCGANObjective(cfg), tc, tmp_path / "b", resume=True).fit({"images": data.images})
     assert summary["steps_run"] == 4
     a = load_weights(tmp_path / "a" / "model.safetensors")
     b = load_weights(tmp_path / "b" / "model.safetensors")

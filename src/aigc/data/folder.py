@@ -10,7 +10,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from aigc.core.errors import BadInputError
-from aigc.data.images import ImageSet, _split
+from aigc.data.images import ImageSet, split_slice
 
 __all__ = ["load_folder", "read_image", "MAX_PIXELS"]
 
@@ -66,7 +66,7 @@ def load_folder(root: Path, *, split: str = "all", skip_bad: bool = False) -> Im
     images = torch.from_numpy(np.stack(arrays)).float().div_(255)
     images = images.permute(0, 3, 1, 2) if rgb else images.unsqueeze(1)
     labels, names = _labels(rel)
-    s = _split(len(images), split)
+    s = split_slice(len(images), split)
     return ImageSet(images[s].contiguous(), None if labels is None else labels[s], names,
                     f"folder:{root}", skipped)
 

@@ -16,7 +16,7 @@ from aigc.data.download import download
 from aigc.data.idx import read_idx
 from aigc.data.transforms import resize, to_channels
 
-__all__ = ["ImageSet", "load_image_source", "IMAGE_SOURCES", "IDX_DATASETS", "fetch_idx_dataset"]
+__all__ = ["ImageSet", "load_image_source", "IMAGE_SOURCES", "IDX_DATASETS", "fetch_idx_dataset", "split_slice"]
 
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 FASHION_NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
@@ -82,7 +82,7 @@ def fetch_idx_dataset(name: str, split: str, *, base_url: str | None = None,
     return images, labels
 
 
-def _split(n: int, split: str) -> slice:
+def split_slice(n: int, split: str) -> slice:
     cut = int(round(n * 0.9))  # embedded sets: first 90% train, last 10% test
     return {"train": slice(0, cut), "test": slice(cut, n), "all": slice(0, n)}[split]
 
@@ -91,7 +91,7 @@ def _digits(split: str, skip_bad: bool) -> ImageSet:
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    s = _split(len(d.images), split)
+    s = split_slice(len(d.images), split)
     images = torch.from_numpy(d.images[s] / 16.0).float().unsqueeze(1)
     return ImageSet(images, torch.from_numpy(d.target[s]).long(), DIGIT_NAMES, "digits")
 
@@ -100,7 +100,7 @@ def _faces(split: str, skip_bad: bool) -> ImageSet:
     from skimage.data import lfw_subset
 
     faces = lfw_subset()[:100]  # the first 100 of the subset are faces, the rest are not
-    s = _split(len(faces), split)
+    s = split_slice(len(faces), split)
     return ImageSet(torch.from_numpy(faces[s]).float().unsqueeze(1), None, None, "faces")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc.image_gen.gan import AdversarialGAN, GANConfig
+from aigc.image_gen.gan import AdversarialObjective, GANConfig
 
-__all__ = ["CGANConfig", "CGAN"]
+__all__ = ["CGANConfig", "CGANObjective"]
 
 
 @dataclass(kw_only=True)
@@ -22,5 +22,5 @@ class CGANConfig(GANConfig):
             raise ValueError(f"a class-conditional GAN needs num_classes >= 2, got {self.num_classes}")
 
 
-class CGAN(AdversarialGAN):
+class CGANObjective(AdversarialObjective):
     config_class = CGANConfig

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc.image_gen.gan import AdversarialGAN, GANConfig
+from aigc.image_gen.gan import AdversarialObjective, GANConfig
 
-__all__ = ["DCGANConfig", "DCGAN"]
+__all__ = ["DCGANConfig", "DCGANObjective"]
 
 
 @dataclass(kw_only=True)
@@ -20,5 +20,5 @@ class DCGANConfig(GANConfig):
     beta1: float = 0.5  # Adam beta1 = 0.5 stabilises GAN training (Radford et al. 2015, sec. 4)
 
 
-class DCGAN(AdversarialGAN):
+class DCGANObjective(AdversarialObjective):
     config_class = DCGANConfig

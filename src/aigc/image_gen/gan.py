@@ -29,7 +29,7 @@ from aigc.image_gen.blocks import dcgan_init, down_stack, num_doublings, spectra
 from aigc.image_gen.diagnostics import ClassHistogramProbe
 from aigc.image_gen.gan_losses import LOSSES, d_loss, g_loss, gradient_penalty
 
-__all__ = ["GANConfig", "ConditionalBatchNorm2d", "CondGenerator", "ProjectionDiscriminator", "AdversarialGAN",
+__all__ = ["GANConfig", "ConditionalBatchNorm2d", "CondGenerator", "ProjectionDiscriminator", "AdversarialObjective",
            "sample_labels"]
 
 D_NORMS = ("batch", "none", "spectral")
@@ -159,7 +159,7 @@ def sample_labels(labels: torch.Tensor | int | list[int] | None, n: int, num_cla
     return t
 
 
-class AdversarialGAN(ClassHistogramProbe):
+class AdversarialObjective(ClassHistogramProbe):
     """Objective: ``n_critic`` discriminator updates then one generator update per training step."""
 
     config_class = GANConfig

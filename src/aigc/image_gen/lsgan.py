@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc.image_gen.gan import AdversarialGAN, GANConfig
+from aigc.image_gen.gan import AdversarialObjective, GANConfig
 
-__all__ = ["LSGANConfig", "LSGAN"]
+__all__ = ["LSGANConfig", "LSGANObjective"]
 
 
 @dataclass(kw_only=True)
@@ -16,5 +16,5 @@ class LSGANConfig(GANConfig):
     beta1: float = 0.5  # Adam(beta1 0.5) as in the paper's experiments (sec. 4.1)
 
 
-class LSGAN(AdversarialGAN):
+class LSGANObjective(AdversarialObjective):
     config_class = LSGANConfig

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc.image_gen.gan import AdversarialGAN, GANConfig
+from aigc.image_gen.gan import AdversarialObjective, GANConfig
 
-__all__ = ["SNGANConfig", "SNGAN"]
+__all__ = ["SNGANConfig", "SNGANObjective"]
 
 
 @dataclass(kw_only=True)
@@ -17,5 +17,5 @@ class SNGANConfig(GANConfig):
     beta2: float = 0.999
 
 
-class SNGAN(AdversarialGAN):
+class SNGANObjective(AdversarialObjective):
     config_class = SNGANConfig

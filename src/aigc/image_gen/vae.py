@@ -12,7 +12,7 @@ from torch import nn
 from aigc.data.transforms import random_hflip
 from aigc.image_gen.blocks import down_stack, num_doublings, up_stack
 
-__all__ = ["VAEConfig", "Encoder", "Decoder", "VAE"]
+__all__ = ["VAEConfig", "Encoder", "Decoder", "VAEObjective"]
 
 
 @dataclass(kw_only=True)
@@ -59,7 +59,7 @@ class Decoder(nn.Module):
         return self.body(self.project(z))
 
 
-class VAE:
+class VAEObjective:
     """Objective: negative ELBO per image = reconstruction (BCE summed over pixels) + beta * KL."""
 
     config_class = VAEConfig

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc.image_gen.gan import AdversarialGAN, GANConfig
+from aigc.image_gen.gan import AdversarialObjective, GANConfig
 
-__all__ = ["WGANGPConfig", "WGANGP"]
+__all__ = ["WGANGPConfig", "WGANGPObjective"]
 
 
 @dataclass(kw_only=True)
@@ -20,7 +20,7 @@ class WGANGPConfig(GANConfig):
     beta2: float = 0.9
 
 
-class WGANGP(AdversarialGAN):
+class WGANGPObjective(AdversarialObjective):
     config_class = WGANGPConfig
     default_lr = 1e-4
     default_batch_size = 64 * 5  # split into 5 critic chunks of 64 (m = 64 in the paper)

@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "perplexity": "text_perplexity", "Perplexity": "text_perplexity",
     "bleu": "text_bleu", "BLEU": "text_bleu", "self_bleu": "text_bleu", "SelfBLEU": "text_bleu",
     "distinct_n": "text_distinct", "DistinctN": "text_distinct",
-    "load_feature_extractor": "features", "FeatureExtractor": "features",
+    "load_feature_extractor": "features", "FeatureExtractor": "extractor",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,6 +21,8 @@ from torch import nn
 
 from aigc.core.errors import BadInputError
 from aigc.core.modeldir import load_weights
+from aigc.data.download import sha256_file
+from aigc.metrics.extractor import FeatureExtractor, check_state
 
 __all__ = ["InceptionV3", "load_inception_state", "load_inception_extractor"]
 
@@ -173,7 +175,6 @@ def load_inception_state(path: Path) -> InceptionV3:
     ``num_batches_tracked`` counters are optional (the original TF-converted file lacks them). The
     network is built on the meta device, so no time is spent on a random initialisation.
     """
-    from aigc.metrics.features import check_state
 
     with torch.device("meta"):
         net = InceptionV3()
@@ -186,9 +187,8 @@ def load_inception_state(path: Path) -> InceptionV3:
     return net
 
 
-def load_inception_extractor(path: Path, device: str | torch.device = "cpu"):  # -> FeatureExtractor
+def load_inception_extractor(path: Path, device: str | torch.device = "cpu") -> FeatureExtractor:
     """A :class:`~aigc.metrics.features.FeatureExtractor` over InceptionV3 weights at ``path``."""
-    from aigc.metrics.features import FeatureExtractor, sha256_file
 
     if not path.is_file():
         raise BadInputError(f"Inception weights {str(path)!r} not found (a .safetensors file; the "

@@ -16,7 +16,7 @@ from aigc.nn.conv import conv3
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import add_noise, noise_sigmas, random_dihedral
 
-__all__ = ["DnCNNConfig", "DAEConfig", "DnCNNNet", "DAENet", "DnCNN", "DAE", "DenoiseObjective"]
+__all__ = ["DnCNNConfig", "DAEConfig", "DnCNNNet", "DAENet", "DnCNNObjective", "DAEObjective", "DenoiseObjective"]
 
 
 def _check_noise(config: "DnCNNConfig | DAEConfig") -> None:
@@ -145,11 +145,11 @@ class DenoiseObjective:
         return nets["net"](x.expand(-1, 3, -1, -1)).mean(1, keepdim=True)
 
 
-class DnCNN(DenoiseObjective):
+class DnCNNObjective(DenoiseObjective):
     net_class = DnCNNNet
     config_class = DnCNNConfig
 
 
-class DAE(DenoiseObjective):
+class DAEObjective(DenoiseObjective):
     net_class = DAENet
     config_class = DAEConfig

@@ -15,7 +15,7 @@ from aigc.restore.blocks import PartialConv2d
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import random_dihedral, random_masks
 
-__all__ = ["PConvConfig", "PConvUNet", "PConv"]
+__all__ = ["PConvConfig", "PConvUNet", "PConvObjective"]
 
 
 @dataclass(kw_only=True)
@@ -79,7 +79,7 @@ class PConvUNet(nn.Module):
         return torch.sigmoid(self.out(x))[..., :h, :w]
 
 
-class PConv:
+class PConvObjective:
     """Objective: ``batch = {"images": (N, C, p, p) uint8}``; holes drawn from ``ctx.generator``."""
 
     kind = "inpaint"

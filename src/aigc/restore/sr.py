@@ -22,7 +22,7 @@ from aigc.restore.blocks import Upsampler, check_scale
 from aigc.restore.data import load_images, sr_patches
 from aigc.restore.degrade import random_dihedral
 
-__all__ = ["ESPCNConfig", "SRResNetConfig", "ESPCNNet", "SRResNetNet", "ESPCN", "SRResNet",
+__all__ = ["ESPCNConfig", "SRResNetConfig", "ESPCNNet", "SRResNetNet", "ESPCNObjective", "SRResNetObjective",
            "SRObjective", "bicubic_torch", "sr_input"]
 
 LOSSES = ("l1", "l2")
@@ -174,14 +174,14 @@ class SRObjective:
         return net(x)
 
 
-class ESPCN(SRObjective):
+class ESPCNObjective(SRObjective):
     """Efficient sub-pixel CNN (Shi et al. 2016)."""
 
     net_class = ESPCNNet
     config_class = ESPCNConfig
 
 
-class SRResNet(SRObjective):
+class SRResNetObjective(SRObjective):
     """SRResNet / EDSR-baseline: residual blocks without batch norm, sub-pixel upsampling."""
 
     net_class = SRResNetNet

@@ -19,7 +19,7 @@ from aigc.core.modeldir import WEIGHTS_NAME, load_weights, read_config, split_pr
 from aigc.restore.features import CONTENT_LAYER, load_encoder
 from aigc.restore.sr import SRObjective, SRResNetConfig, SRResNetNet
 
-__all__ = ["SRGANConfig", "Discriminator", "SRGAN"]
+__all__ = ["SRGANConfig", "Discriminator", "SRGANObjective"]
 
 
 @dataclass(kw_only=True)
@@ -56,7 +56,7 @@ class Discriminator(nn.Module):
         return self.head(self.body(x - 0.5).mean((2, 3))).squeeze(1)
 
 
-class SRGAN(SRObjective):
+class SRGANObjective(SRObjective):
     """Objective: one discriminator step, then one generator step (pixel + perceptual + adversarial)."""
 
     config_class = SRGANConfig

@@ -17,7 +17,7 @@ from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import random_dihedral
 from aigc.restore.features import CONTENT_LAYER, STYLE_LAYERS, gram, load_encoder
 
-__all__ = ["JohnsonConfig", "TransformNet", "Johnson", "style_loss", "gatys", "fit_size"]
+__all__ = ["JohnsonConfig", "TransformNet", "JohnsonObjective", "style_loss", "gatys", "fit_size"]
 
 
 @dataclass(kw_only=True)
@@ -94,7 +94,7 @@ def fit_size(image: torch.Tensor, longest: int) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", antialias=s < 1, align_corners=False).clamp(0, 1)
 
 
-class Johnson:
+class JohnsonObjective:
     """Feed-forward style transfer for one style; ``batch = {"images": (N, 3, p, p) uint8}`` content."""
 
     kind = "style"

@@ -25,7 +25,7 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction=reduction)
 
 
-class _LanguageModel:
+class LanguageModelObjective:
     """Shared by GPT and LSTM: the loss, optimiser groups, freezing and log-likelihood."""
 
     config_class: type
@@ -87,7 +87,7 @@ class _LanguageModel:
         return float(lm_loss(logits, windows[:, 1:], reduction="sum")), windows[:, 1:].numel()
 
 
-class GPTObjective(_LanguageModel):
+class GPTObjective(LanguageModelObjective):
     """Objective for :class:`aigc.text.gpt.GPT`."""
 
     config_class = GPTConfig
@@ -97,7 +97,7 @@ class GPTObjective(_LanguageModel):
         return GPTDecoder(nets["model"], use_cache=use_cache)
 
 
-class LSTMObjective(_LanguageModel):
+class LSTMObjective(LanguageModelObjective):
     """Objective for :class:`aigc.text.lstm.LSTMLM`."""
 
     config_class = LSTMConfig

@@ -27,7 +27,7 @@ from aigc.image_gen.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
 from aigc.image_gen.diffusion.unet import UNet, UNetConfig
 from aigc.image_gen.gan import sample_labels
 
-__all__ = ["DDPMConfig", "DDPM"]
+__all__ = ["DDPMConfig", "DDPMObjective"]
 
 
 @dataclass(kw_only=True)
@@ -73,7 +73,7 @@ class DDPMConfig:
                           num_res_blocks=self.num_res_blocks, dropout=self.dropout, num_classes=self.num_classes)
 
 
-class DDPM(ClassHistogramProbe):
+class DDPMObjective(ClassHistogramProbe):
     """Objective for the Trainer (noise-prediction MSE) plus the samplers used by the Pipeline."""
 
     config_class = DDPMConfig
