@@ -122,7 +122,7 @@ def test_guidance_zero_is_the_unconditional_path_and_scale_mixes_linearly():
     assert not torch.allclose(obj.sample(obj.nets, gen(), n=4, labels=2, steps=6, guidance=3.0), uncond)
     unet, x, t, y = obj.nets["unet"], torch.randn(4, 1, 8, 8), torch.full((4,), 9), torch.tensor([0, 1, 2, 3])
     e_c, e_u = unet(x, t, y), unet(x, t, None)
-    assert torch.allclose(obj.guided_eps(unet, x, t, y, 2.5), e_u + 2.5 * (e_c - e_u), atol=1e-5)
+    assert torch.allclose(obj.sampler.guided_eps(unet, x, t, y, 2.5), e_u + 2.5 * (e_c - e_u), atol=1e-5)
     assert torch.equal(unet(x, t, None), unet(x, t, torch.full((4,), 4)))  # None = the null class
 
 

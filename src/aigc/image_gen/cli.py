@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from aigc.core.cli_args import add_inference_args, bounded_int, positive_int, progress_enabled
 from aigc.core.registry import task_architectures
-from aigc.image_gen.cli_options import add_family_args, add_sampling_args, sampling_kwargs
-from aigc.core.cli_args import add_inference_args, bounded_int, positive_int
+from aigc.image_gen.cli_options import (
+    add_family_args,
+    add_sampling_args,
+    sampling_kwargs,
+)
 
 __all__ = ["add_train_args", "generate_parser"]
 
@@ -48,7 +52,8 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
 
     pipe = aigc.load(model_dir, device=args.device)
     options = sampling_kwargs(pipe, args)
-    images = pipe.generate(args.n, seed=args.seed, batch_size=args.batch_size, **options)
+    images = pipe.generate(args.n, seed=args.seed, batch_size=args.batch_size, progress=progress_enabled(args),
+                           **options)
     paths = pipe.save(images, args.out, seed=args.seed, n=args.n,
                       **{k: v for k, v in options.items() if v is not None})
     print(f"wrote {len(images)} image(s) to {paths[0] if len(paths) == 1 else args.out}")

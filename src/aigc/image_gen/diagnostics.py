@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from aigc.core.errors import BadInputError
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["ClassHistogramProbe"]
 
 
-class ClassHistogramProbe:
+class ClassHistogramProbe(NetworksObjective):
     """Mixin: ``diagnostics`` samples ``diag_samples`` images and summarises their predicted classes.
 
     Logged keys: ``diag_classes`` (classes with >= 1 sample), ``diag_class_kl`` (KL(histogram ||

@@ -25,7 +25,13 @@ from torch import nn
 
 from aigc.core.errors import BadInputError
 from aigc.data.transforms import from_signed, random_hflip, to_signed
-from aigc.image_gen.blocks import dcgan_init, down_stack, num_doublings, spectral_normalize, up_stack
+from aigc.image_gen.blocks import (
+    dcgan_init,
+    down_stack,
+    num_doublings,
+    spectral_normalize,
+    up_stack,
+)
 from aigc.image_gen.diagnostics import ClassHistogramProbe
 from aigc.image_gen.gan_losses import LOSSES, d_loss, g_loss, gradient_penalty
 
@@ -171,9 +177,6 @@ class AdversarialObjective(ClassHistogramProbe):
     def __init__(self, config: GANConfig) -> None:
         self.config = config
         self.nets = {"generator": CondGenerator(config), "discriminator": ProjectionDiscriminator(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
 
     def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)

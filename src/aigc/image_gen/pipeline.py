@@ -3,6 +3,7 @@ steps and guidance for diffusion); for VAEs ``reconstruct`` and ``interpolate``;
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from aigc.core.errors import BadInputError
 from aigc.core.pipeline import Pipeline
 from aigc.core.seed import make_generator
 from aigc.data.transforms import resize, to_channels
+from aigc.train.objective import Encodes, Inpaints
 
 __all__ = ["ImageGenPipeline", "MAX_IMAGES"]
 
@@ -32,7 +34,7 @@ class ImageGenPipeline(Pipeline):
 
     def generate(self, n: int = 64, seed: int = 0, *, batch_size: int = 256,
                  labels: int | list[int] | torch.Tensor | None = None, steps: int | None = None,
-                 guidance: float | None = None) -> torch.Tensor:
+                 guidance: float | None = None, progress: bool = False) -> torch.Tensor:
         """``n`` new images (n, C, S, S) in [0, 1]; the same seed gives the same images.
 
         ``labels`` (one class index or one per image) needs a class-conditional model; ``steps``
@@ -41,6 +43,8 @@ class ImageGenPipeline(Pipeline):
         if not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
             raise BadInputError(f"n must be an integer between 1 and {MAX_IMAGES}, got {n!r}")
         extra = self._sampling_options(labels=labels, steps=steps, guidance=guidance)
+        if progress and "progress" in inspect.signature(self.objective.sample).parameters:
+            extra["progress"] = True  # iterative samplers (diffusion) show a bar
         gen = make_generator(seed, self.device)
         return self.objective.sample(self.nets, gen, n=n, batch_size=batch_size, **extra).cpu()
 
@@ -68,8 +72,6 @@ class ImageGenPipeline(Pipeline):
 
     def _sampling_options(self, **options: Any) -> dict[str, Any]:
         """Pass only the given options, each checked against what the architecture's sampler takes."""
-        import inspect
-
         accepted = inspect.signature(self.objective.sample).parameters
         extra = {k: v for k, v in options.items() if v is not None}
         for key in extra:
@@ -88,7 +90,7 @@ class ImageGenPipeline(Pipeline):
         1 = fill, 0 = keep. Both are brought to the model's size (the mask by nearest neighbour).
         Returns (N, C, S, S) in [0, 1] whose kept pixels equal the (resized) input.
         """
-        if not hasattr(self.objective, "inpaint"):
+        if not isinstance(self.objective, Inpaints):
             raise BadInputError(f"inpainting needs a diffusion model; {self.architecture!r} cannot inpaint")
         images = image[None] if image.ndim == 3 else image
         m = mask.float()
@@ -105,7 +107,7 @@ class ImageGenPipeline(Pipeline):
                                       labels=labels, guidance=guidance).cpu()
 
     def _need_vae(self, what: str) -> None:
-        if not hasattr(self.objective, "encode"):
+        if not isinstance(self.objective, Encodes):
             raise BadInputError(f"{what} needs an encoder; architecture {self.architecture!r} has none")
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:

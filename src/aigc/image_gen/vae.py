@@ -11,6 +11,7 @@ from torch import nn
 
 from aigc.data.transforms import random_hflip
 from aigc.image_gen.blocks import down_stack, num_doublings, up_stack
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["VAEConfig", "Encoder", "Decoder", "VAEObjective"]
 
@@ -59,7 +60,7 @@ class Decoder(nn.Module):
         return self.body(self.project(z))
 
 
-class VAEObjective:
+class VAEObjective(NetworksObjective):
     """Objective: negative ELBO per image = reconstruction (BCE summed over pixels) + beta * KL."""
 
     config_class = VAEConfig
@@ -69,9 +70,6 @@ class VAEObjective:
     def __init__(self, config: VAEConfig) -> None:
         self.config = config
         self.nets = {"encoder": Encoder(config), "decoder": Decoder(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
 
     def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
         params = list(nets["encoder"].parameters()) + list(nets["decoder"].parameters())

@@ -15,6 +15,7 @@ from torch import nn
 from aigc.nn.conv import conv3
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import add_noise, noise_sigmas, random_dihedral
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["DnCNNConfig", "DAEConfig", "DnCNNNet", "DAENet", "DnCNNObjective", "DAEObjective", "DenoiseObjective"]
 
@@ -92,7 +93,7 @@ class DAENet(nn.Module):
         return self.decoder(self.encoder(xp))[..., :h, :w] + 0.5
 
 
-class DenoiseObjective:
+class DenoiseObjective(NetworksObjective):
     """MSE between the clean estimate and the clean patch; ``batch = {"clean": (N, C, p, p) uint8}``.
 
     Noise is drawn on the fly from ``ctx.generator`` (a fresh draw every step, as DnCNN does).
@@ -105,12 +106,6 @@ class DenoiseObjective:
     def __init__(self, config) -> None:
         self.config = config
         self.nets: dict[str, nn.Module] = {"net": self.net_class(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"net": torch.optim.Adam(nets["net"].parameters(), lr=lr)}
 
     def clean_input(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()

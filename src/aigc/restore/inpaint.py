@@ -14,6 +14,7 @@ from torch import nn
 from aigc.restore.blocks import PartialConv2d
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import random_dihedral, random_masks
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["PConvConfig", "PConvUNet", "PConvObjective"]
 
@@ -79,7 +80,7 @@ class PConvUNet(nn.Module):
         return torch.sigmoid(self.out(x))[..., :h, :w]
 
 
-class PConvObjective:
+class PConvObjective(NetworksObjective):
     """Objective: ``batch = {"images": (N, C, p, p) uint8}``; holes drawn from ``ctx.generator``."""
 
     kind = "inpaint"
@@ -88,12 +89,6 @@ class PConvObjective:
     def __init__(self, config: PConvConfig) -> None:
         self.config = config
         self.nets: dict[str, nn.Module] = {"net": PConvUNet(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"net": torch.optim.Adam(nets["net"].parameters(), lr=lr)}
 
     def make_data(self, spec: str, *, patch: int | None, n: int, seed: int) -> dict[str, torch.Tensor]:
         arrays, _ = load_images(spec, mode="L" if self.config.channels == 1 else "RGB")

@@ -17,8 +17,8 @@ import torch
 from aigc.core.artifacts import save_png
 from aigc.core.errors import BadInputError
 from aigc.core.pipeline import Pipeline
-from aigc.data.folder import read_image
 from aigc.data.color import array_to_tensor, tensor_to_array
+from aigc.data.folder import read_image
 from aigc.restore.tiling import tiled_apply
 
 __all__ = ["RestorePipeline", "read_input", "MAX_OUTPUT_PIXELS"]

@@ -21,6 +21,7 @@ from aigc.nn.conv import ResBlock, conv3
 from aigc.restore.blocks import Upsampler, check_scale
 from aigc.restore.data import load_images, sr_patches
 from aigc.restore.degrade import random_dihedral
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["ESPCNConfig", "SRResNetConfig", "ESPCNNet", "SRResNetNet", "ESPCNObjective", "SRResNetObjective",
            "SRObjective", "bicubic_torch", "sr_input"]
@@ -114,7 +115,7 @@ def sr_input(images: torch.Tensor, channels: int) -> torch.Tensor:
     return x
 
 
-class SRObjective:
+class SRObjective(NetworksObjective):
     """Pixel-loss SR objective; ``batch = {"lr": (N, C, h, w), "hr": (N, C, sh, sw)}`` uint8 patches."""
 
     kind = "sr"
@@ -128,12 +129,6 @@ class SRObjective:
     @property
     def scale(self) -> int:
         return self.config.scale
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"net": torch.optim.Adam(nets["net"].parameters(), lr=lr)}
 
     def pair(self, batch: Mapping[str, torch.Tensor], ctx) -> tuple[torch.Tensor, torch.Tensor]:
         """Augmented (LR, HR) float pair in the model's channels."""

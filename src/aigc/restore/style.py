@@ -16,6 +16,7 @@ from aigc.core.errors import BadInputError
 from aigc.restore.data import image_patches, load_images
 from aigc.restore.degrade import random_dihedral
 from aigc.restore.features import CONTENT_LAYER, STYLE_LAYERS, gram, load_encoder
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["JohnsonConfig", "TransformNet", "JohnsonObjective", "style_loss", "gatys", "fit_size"]
 
@@ -94,7 +95,7 @@ def fit_size(image: torch.Tensor, longest: int) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", antialias=s < 1, align_corners=False).clamp(0, 1)
 
 
-class JohnsonObjective:
+class JohnsonObjective(NetworksObjective):
     """Feed-forward style transfer for one style; ``batch = {"images": (N, 3, p, p) uint8}`` content."""
 
     kind = "style"
@@ -106,12 +107,6 @@ class JohnsonObjective:
         self._encoder: nn.Module | None = None
         self._style: torch.Tensor | None = None
         self._targets: dict[str, torch.Tensor] | None = None
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"net": torch.optim.Adam(nets["net"].parameters(), lr=lr)}
 
     def encoder(self, device: torch.device) -> nn.Module:
         """The frozen loss encoder, built on first use (not part of the saved model)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
 from aigc.core.artifacts import save_png
 from aigc.core.device import select_device
 from aigc.core.errors import BadInputError

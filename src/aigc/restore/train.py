@@ -13,6 +13,7 @@ import torch
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture, task_architectures
 from aigc.train.config import TrainConfig
+from aigc.train.objective import InitFrom
 from aigc.train.run import build_seeded, run_training
 
 __all__ = ["TASK", "KINDS", "DEFAULT_DATA", "RestoreSettings", "train", "build_objective", "build_training"]
@@ -106,7 +107,7 @@ def train(settings: RestoreSettings, config: TrainConfig, out: str | os.PathLike
     elif settings.style:
         raise BadInputError("--style is for --kind style (or use `aigc stylize`)")
     if settings.init:
-        if not hasattr(objective, "init_from"):
+        if not isinstance(objective, InitFrom):
             raise BadInputError(f"--init works with --arch srgan, not {meta['architecture']}")
         objective.init_from(settings.init)
     meta = {k: v for k, v in meta.items() if k not in ("task", "architecture")}

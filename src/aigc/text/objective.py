@@ -15,7 +15,8 @@ from torch import nn
 
 from aigc.text.decoding import GPTDecoder, LSTMDecoder
 from aigc.text.gpt import GPT, GPTConfig
-from aigc.text.lstm import LSTMConfig, LSTMLM
+from aigc.text.lstm import LSTMLM, LSTMConfig
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["GPTObjective", "LSTMObjective", "lm_loss"]
 
@@ -25,7 +26,7 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction=reduction)
 
 
-class LanguageModelObjective:
+class LanguageModelObjective(NetworksObjective):
     """Shared by GPT and LSTM: the loss, optimiser groups, freezing and log-likelihood."""
 
     config_class: type
@@ -35,9 +36,6 @@ class LanguageModelObjective:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.nets: dict[str, nn.Module] = {"model": self.network_class(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
 
     @staticmethod
     def logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -16,13 +16,13 @@ import torch
 from aigc.core.errors import BadInputError
 from aigc.core.pipeline import load_objective
 from aigc.core.registry import architecture
-from aigc.train import TrainConfig
-from aigc.train.run import build_seeded, run_training
 from aigc.text.chat import END, ROLES, assistant_mask
 from aigc.text.corpus import Corpus, lm_windows, load_corpus, split_tokens
 from aigc.text.evaluate import stream_nll
 from aigc.text.sampling import SamplingParams, TokenSampler
 from aigc.text.tokenizer import TextTokenizer, train_tokenizer
+from aigc.train import TrainConfig
+from aigc.train.run import build_seeded, run_training
 
 __all__ = ["TextSettings", "MODEL_FIELDS", "encode_corpus", "train"]
 

@@ -25,7 +25,13 @@ from aigc.core.atomic import atomic_write_json
 from aigc.core.config import config_diff, config_to_dict
 from aigc.core.device import autocast, check_precision, select_device
 from aigc.core.errors import AigcError, BadInputError, NonFiniteLossError
-from aigc.core.modeldir import CONFIG_NAME, WEIGHTS_NAME, save_weights, split_prefix, weights_metadata
+from aigc.core.modeldir import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    save_weights,
+    split_prefix,
+    weights_metadata,
+)
 from aigc.core.seed import make_generator
 from aigc.train import state as ckpt
 from aigc.train.batcher import Batcher
@@ -33,6 +39,7 @@ from aigc.train.config import TrainConfig, lr_factor
 from aigc.train.distributed import DistInfo, barrier, init_distributed, sync_max
 from aigc.train.ema import EMA
 from aigc.train.logging import MetricsLog, save_preview
+from aigc.train.objective import Diagnoses, Samples
 
 __all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted"]
 
@@ -85,7 +92,7 @@ class Trainer:
         self.meta, self.resume = dict(meta or {}), resume
         if "model" not in self.meta and getattr(objective, "config", None) is not None:
             self.meta["model"] = config_to_dict(objective.config)
-        self.preview = preview or getattr(objective, "sample", None)
+        self.preview = preview or (objective.sample if isinstance(objective, Samples) else None)
         self.save_extra = save_extra
         device = select_device(config.device)
         check_precision(config.precision, device)
@@ -362,10 +369,10 @@ class Trainer:
     def _after_step(self, logs: dict[str, float], log: MetricsLog, bar: Any, batcher: Batcher) -> None:
         cfg = self.config
         if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-            diagnose = getattr(self.objective, "diagnostics", None)  # e.g. class histogram of samples
-            if diagnose is not None and self.dist.is_main:
+            if isinstance(self.objective, Diagnoses) and self.dist.is_main:  # e.g. class histogram of samples
                 with self._evaluating() as nets:
-                    logs = {**logs, **diagnose(nets, make_generator(cfg.seed + 1, self.device), self.step)}
+                    gen = make_generator(cfg.seed + 1, self.device)
+                    logs = {**logs, **self.objective.diagnostics(nets, gen, self.step)}
             lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
             log.write({"step": self.step, "lr": lr, **logs})
             if bar is not None:

@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc.core.errors import BadInputError
-from aigc.data.transforms import from_signed, random_hflip, to_signed
+from aigc.data.transforms import random_hflip, to_signed
 from aigc.image_gen.diagnostics import ClassHistogramProbe
+from aigc.image_gen.diffusion.sampler import DiffusionSampler
 from aigc.image_gen.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
 from aigc.image_gen.diffusion.unet import UNet, UNetConfig
-from aigc.image_gen.gan import sample_labels
 
 __all__ = ["DDPMConfig", "DDPMObjective"]
 
@@ -74,7 +74,7 @@ class DDPMConfig:
 
 
 class DDPMObjective(ClassHistogramProbe):
-    """Objective for the Trainer (noise-prediction MSE) plus the samplers used by the Pipeline."""
+    """Objective for the Trainer (noise-prediction MSE); sampling is the :class:`DiffusionSampler`'s."""
 
     config_class = DDPMConfig
     ema_networks = ("unet",)
@@ -86,12 +86,6 @@ class DDPMObjective(ClassHistogramProbe):
         self.config = config
         self.schedule = NoiseSchedule.from_name(config.schedule_kind, config.timesteps)
         self.nets = {"unet": UNet(config.unet_config())}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"unet": torch.optim.Adam(nets["unet"].parameters(), lr=lr)}
 
     def _train_labels(self, batch: Mapping[str, torch.Tensor], ctx) -> torch.Tensor | None:
         k = self.config.num_classes
@@ -114,84 +108,27 @@ class DDPMObjective(ClassHistogramProbe):
         pred = nets["unet"](self.schedule.q_sample(x0, t, noise), t, labels)
         return {"loss": F.mse_loss(pred.float(), noise)}
 
-    # ------------------------------------------------------------------ sampling
-    def guided_eps(self, unet: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
-                   guidance: float) -> torch.Tensor:
-        """Noise prediction with classifier-free guidance; one network call per use (B or 2B rows)."""
-        if labels is None or guidance == 0:
-            return unet(x, t, None)
-        if guidance == 1:
-            return unet(x, t, labels)
-        null = torch.full_like(labels, self.config.num_classes)
-        eps_c, eps_u = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null])).chunk(2)
-        return eps_u + guidance * (eps_c - eps_u)
+    # ------------------------------------------------------------------ sampling (see sampler.py)
+    @property
+    def sampler(self) -> DiffusionSampler:
+        return DiffusionSampler(self.schedule, num_classes=self.config.num_classes, image_shape=(
+            self.config.channels, self.config.image_size, self.config.image_size),
+            steps=self.config.sample_steps, guidance=self.config.guidance)
 
-    def _check(self, steps: int | None, guidance: float | None) -> tuple[int, float]:
-        steps = self.config.sample_steps if steps is None else int(steps)
-        guidance = self.config.guidance if guidance is None else float(guidance)
-        self.schedule.sampling_timesteps(steps)  # validates
-        if not 0 <= guidance <= 100:
-            raise BadInputError(f"guidance must be between 0 and 100, got {guidance}")
-        return steps, guidance
-
-    def _ddim_loop(self, unet: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, steps: int,
-                   guidance: float, known: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   resample: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-        """DDIM (eta = 0) from x_T (B, C, S, S) to x_0 in [-1, 1]; ``known`` = (x0, mask) inpaints."""
-        ts = self.schedule.sampling_timesteps(steps)
-        for i, t_int in enumerate(ts):
-            t = torch.full((x.shape[0],), t_int, dtype=torch.long, device=x.device)
-            t_prev = torch.full_like(t, ts[i + 1] if i + 1 < len(ts) else -1)
-            for r in range(resample):
-                if known is not None:
-                    x0, mask = known
-                    noise = torch.randn(x.shape, generator=generator, device=x.device)
-                    x = mask * x + (1 - mask) * self.schedule.q_sample(x0, t, noise)
-                x_prev = self.schedule.ddim_step(x, self.guided_eps(unet, x, t, labels, guidance), t, t_prev)
-                if r + 1 < resample and t_prev[0] >= 0:
-                    noise = torch.randn(x.shape, generator=generator, device=x.device)
-                    x = self.schedule.renoise(x_prev, t_prev, t, noise)
-            x = x_prev
-        return x
-
-    @torch.no_grad()
     def sample(self, nets: Mapping[str, nn.Module], generator: torch.Generator, n: int = 64,
                batch_size: int = 256, labels: torch.Tensor | int | list[int] | None = None,
-               steps: int | None = None, guidance: float | None = None) -> torch.Tensor:
-        """(n, C, S, S) images in [0, 1] by deterministic DDIM in ``steps`` network calls.
-
-        All starting noise is drawn first, so batching never changes the images. ``labels=None``
-        samples a conditional model unconditionally (the null class).
-        """
-        steps, guidance = self._check(steps, guidance)
-        unet = nets["unet"]
-        device = next(unet.parameters()).device
-        c, s = self.config.channels, self.config.image_size
-        x = torch.randn(n, c, s, s, generator=generator, device=device)
-        y = None if labels is None else sample_labels(labels, n, self.config.num_classes, generator, device)
-        ys = y.split(batch_size) if y is not None else [None] * len(x.split(batch_size))
-        out = [self._ddim_loop(unet, xb, yb, steps, guidance) for xb, yb in zip(x.split(batch_size), ys)]
-        return from_signed(torch.cat(out))
+               steps: int | None = None, guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+        """(n, C, S, S) images in [0, 1] by deterministic DDIM (:meth:`DiffusionSampler.sample`)."""
+        return self.sampler.sample(nets["unet"], generator, n=n, batch_size=batch_size, labels=labels, steps=steps,
+                                   guidance=guidance, progress=progress)
 
     def _diag_sample(self, nets, generator, n, labels):
         return self.sample(nets, generator, n=n, labels=labels, steps=self.config.diag_steps)
 
-    @torch.no_grad()
     def inpaint(self, nets: Mapping[str, nn.Module], images: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator, steps: int | None = None, resample: int = 2,
                 labels: torch.Tensor | int | list[int] | None = None,
-                guidance: float | None = None) -> torch.Tensor:
-        """Fill ``mask`` = 1 pixels of ``images`` (N, C, S, S) in [0, 1]; mask (N, 1, S, S) in {0, 1}.
-
-        Returns (N, C, S, S) in [0, 1]; pixels where mask = 0 are the input's exactly.
-        """
-        steps, guidance = self._check(steps, guidance)
-        if not 1 <= resample <= 20:
-            raise BadInputError(f"resample must be between 1 and 20, got {resample}")
-        unet = nets["unet"]
-        x0 = to_signed(images.float())
-        mask = mask.float().expand_as(x0)
-        x = torch.randn(x0.shape, generator=generator, device=x0.device)
-        y = None if labels is None else sample_labels(labels, x0.shape[0], self.config.num_classes, generator, x0.device)
-        out = self._ddim_loop(unet, x, y, steps, guidance, known=(x0, mask), resample=resample, generator=generator)
-        return mask * from_signed(out) + (1 - mask) * images.float()
+                guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+        """RePaint-style inpainting (:meth:`DiffusionSampler.inpaint`)."""
+        return self.sampler.inpaint(nets["unet"], images, mask, generator, steps=steps, resample=resample,
+                                    labels=labels, guidance=guidance, progress=progress)

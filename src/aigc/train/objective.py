@@ -1,0 +1,68 @@
+"""What objectives share, and the optional capabilities the Trainer and Pipelines look for.
+
+The required surface is :class:`aigc.train.trainer.Objective`. Optional capabilities are typed
+Protocols checked with ``isinstance`` (not probed with ``getattr``/``hasattr``), so a reader sees
+what a method must look like and a type checker can hold objectives to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom"]
+
+
+class NetworksObjective:
+    """Base of objectives that keep their networks in ``self.nets`` and train each with its own
+    Adam (``adam_betas``; the optimizer has the network's name). Override ``configure_optimizers``
+    for anything else (AdamW groups, one optimizer over several networks)."""
+
+    nets: dict[str, nn.Module]
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return self.nets
+
+    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
+        return {name: torch.optim.Adam(nets[name].parameters(), lr=lr, betas=self.adam_betas) for name in self.nets}
+
+
+@runtime_checkable
+class Samples(Protocol):
+    """Draws outputs for previews and the Pipeline: ``sample(nets, generator, ...)``."""
+
+    def sample(self, nets: Mapping[str, nn.Module], generator: torch.Generator, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Diagnoses(Protocol):
+    """Logs extra figures (e.g. the class histogram of samples) every ``log_every`` steps."""
+
+    def diagnostics(self, nets: Mapping[str, nn.Module], generator: torch.Generator, step: int) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class Inpaints(Protocol):
+    """Fills the masked pixels of images (diffusion models)."""
+
+    def inpaint(self, nets: Mapping[str, nn.Module], images: torch.Tensor, mask: torch.Tensor,
+                generator: torch.Generator, **kwargs: Any) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Encodes(Protocol):
+    """Maps data to latents and back (VAEs)."""
+
+    def encode(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, nets: Mapping[str, nn.Module], z: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class InitFrom(Protocol):
+    """Starts from another model directory's weights (e.g. SRGAN from SRResNet)."""
+
+    def init_from(self, path: str) -> None: ...
