@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_utf8(argv)
         args = build_parser(argv).parse_args(argv)
-        from aigc.core.artifacts import recording
+        from aigc.core.recipe import recording
 
         with recording(argv):  # files written carry the command that made them (aigc replay)
             return int(args.func(args) or 0)

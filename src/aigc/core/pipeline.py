@@ -70,7 +70,7 @@ class Pipeline:
     def recipe(self, **params: Any) -> dict[str, Any]:
         """Metadata stored with every output: model id, task, architecture and the call's parameters
         (plus, under the ``aigc`` command line, the command that ``aigc replay`` reruns)."""
-        from aigc.core.artifacts import replay_info
+        from aigc.core.recipe import replay_info
 
         recipe = {"model_id": self.model_id, "task": self.task, "architecture": self.architecture, **params}
         info = replay_info(self.source)
