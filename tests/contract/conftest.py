@@ -19,3 +19,17 @@ def image_folder(tmp_path_factory) -> Path:
     for i in range(4):
         Image.fromarray(np.ascontiguousarray(cam[i * 96:i * 96 + 48, 100:148])).save(folder / f"{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def ratings_csv(tmp_path_factory) -> Path:
+    """user,item,rating rows with a planted rank-2 taste structure (20 users, 15 items)."""
+    rng = np.random.default_rng(0)
+    users, items = rng.normal(size=(20, 2)), rng.normal(size=(15, 2))
+    path = tmp_path_factory.mktemp("ratings") / "ratings.csv"
+    rows = ["user,item,rating"]
+    for u in range(20):
+        for i in rng.choice(15, size=8, replace=False):
+            rows.append(f"{u + 1},{i + 1},{int(np.clip(np.round(3 + users[u] @ items[i]), 1, 5))}")
+    path.write_text("\n".join(rows) + "\n")
+    return path

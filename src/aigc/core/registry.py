@@ -17,6 +17,7 @@ TASKS: dict[str, str] = {
     "image-gen": "aigc.image_gen.task:TASK",
     "restore": "aigc.restore.task:TASK",
     "text": "aigc.text.task:TASK",
+    "recommend": "aigc.recommend.task:TASK",
 }
 
 

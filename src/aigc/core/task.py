@@ -38,7 +38,8 @@ class Task:
     - ``media``: the artifact types the task writes (see :data:`MEDIA`).
     - ``demo``: ``run(out_dir, seed) -> {"title", "html", "figures"}`` for ``make demo``.
     - ``smoke_train`` / ``smoke_run``: a few-step ``aigc train <task>`` argv and one command using
-      the trained model (``{model}``, ``{out}`` and ``{image}`` are filled in by the test that walks
+      the trained model (``{model}``, ``{out}``, ``{image}``, ``{images}`` (a folder of photos) and
+      ``{ratings}`` (a user,item,rating CSV) are filled in by the test that walks
       every task through train -> run -> info -> load; a task without them fails that test).
     """
 

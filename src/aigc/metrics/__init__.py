@@ -26,6 +26,9 @@ _EXPORTS: dict[str, str] = {
     "bleu": "text_bleu", "BLEU": "text_bleu", "self_bleu": "text_bleu", "SelfBLEU": "text_bleu",
     "distinct_n": "text_distinct", "DistinctN": "text_distinct",
     "load_feature_extractor": "features", "FeatureExtractor": "extractor",
+    "rmse": "recommend", "mae": "recommend", "topn_scores": "recommend", "precision_at_k": "recommend",
+    "recall_at_k": "recommend", "ndcg_at_k": "recommend", "map_at_k": "recommend",
+    "catalogue_coverage": "recommend", "novelty": "recommend", "RatingError": "recommend", "TopN": "recommend",
 }
 
 __all__ = sorted(_EXPORTS)

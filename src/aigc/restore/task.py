@@ -28,6 +28,7 @@ TASK = Task(
     model_commands={"inpaint": ("fill a masked region of an image with a trained model",
                                 "aigc.restore.cli:inpaint_parser")},
     media=("png",),
+    demo="aigc.restore.demo:run",
     smoke_train=("--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4", "--data", "{images}",
                  "--patch", "8", "--patches", "16", "--steps", "2", "--batch-size", "4"),
     smoke_run=("denoise", "{model}", "{image}", "{out}/clean.png"),
