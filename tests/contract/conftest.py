@@ -22,6 +22,25 @@ def image_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def midi_folder(tmp_path_factory) -> Path:
+    """Eight short four-part pieces (I-IV-V-I in C, one chord per beat) as MIDI files."""
+    import pretty_midi
+
+    folder = tmp_path_factory.mktemp("midis")
+    chords = [(60, 64, 67, 48), (60, 65, 69, 53), (59, 62, 67, 55), (60, 64, 67, 48)]
+    for i in range(8):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        inst = pretty_midi.Instrument(program=0)
+        for beat, chord in enumerate(chords * 2):
+            for pitch in chord:
+                inst.notes.append(pretty_midi.Note(velocity=80, pitch=pitch + i, start=beat * 0.5,
+                                                   end=beat * 0.5 + 0.5))
+        pm.instruments.append(inst)
+        pm.write(str(folder / f"piece{i}.mid"))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def ratings_csv(tmp_path_factory) -> Path:
     """user,item,rating rows with a planted rank-2 taste structure (20 users, 15 items)."""
     rng = np.random.default_rng(0)

@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "restore": "aigc.restore.task:TASK",
     "text": "aigc.text.task:TASK",
     "recommend": "aigc.recommend.task:TASK",
+    "music": "aigc.music.task:TASK",
 }
 
 

@@ -29,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "rmse": "recommend", "mae": "recommend", "topn_scores": "recommend", "precision_at_k": "recommend",
     "recall_at_k": "recommend", "ndcg_at_k": "recommend", "map_at_k": "recommend",
     "catalogue_coverage": "recommend", "novelty": "recommend", "RatingError": "recommend", "TopN": "recommend",
+    "framewise_nll": "music", "FramewiseNLL": "music", "note_accuracy": "music", "pitch_class_entropy": "music",
+    "polyphony": "music", "scale_consistency": "music", "empty_beat_rate": "music", "pitch_range": "music",
+    "wasserstein_1d": "music", "compare_sets": "music",
 }
 
 __all__ = sorted(_EXPORTS)

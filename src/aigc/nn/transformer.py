@@ -53,8 +53,9 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, layer: int = 0, cache: KVCache | None = None,
                 mask: torch.Tensor | bool = True) -> torch.Tensor:
-        """``mask`` True = plain causal, False = attend to all keys, else a bool (B, 1, T, S)
-        tensor with True = may attend."""
+        """``mask`` True = plain causal, False = attend to all keys, else a (B, 1, T, S) tensor:
+        bool with True = may attend, or float added to the attention logits (e.g. a relative-
+        position bias, with -inf where a query may not attend)."""
         b, t, c = x.shape
         q, k, v = self.c_attn(x).split(c, dim=2)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
