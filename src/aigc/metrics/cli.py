@@ -58,7 +58,8 @@ def _load_fake(spec: str, split: str, n: int, seed: int, device: str) -> tuple[t
         from aigc.core.modeldir import model_id
 
         pipe = aigc.load(str(path), device=device)
-        return pipe.generate(n, seed=seed), f"model {path} (id {model_id(path)}, seed {seed})"
+        images = pipe.generate(n, seed=seed, progress=sys.stderr.isatty())  # a diffusion model takes minutes
+        return images, f"model {path} (id {model_id(path)}, seed {seed})"
     from aigc.data.images import load_image_source
 
     source = spec if spec.startswith("folder:") or not path.is_dir() else f"folder:{spec}"

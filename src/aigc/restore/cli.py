@@ -118,6 +118,8 @@ def add_stylize(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--style-weight", type=float, default=1e5, help="Gatys style/content balance")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (also off when stderr is not a terminal)")
     p.set_defaults(func=run_stylize)
 
 

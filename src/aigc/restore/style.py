@@ -160,7 +160,7 @@ class JohnsonObjective(NetworksObjective):
 
 def gatys(content: torch.Tensor, style: torch.Tensor, encoder: nn.Module, *, steps: int = 300,
           style_weight: float = 1e5, content_weight: float = 1.0, lr: float = 0.02,
-          generator: torch.Generator | None = None, noise: float = 0.0) -> torch.Tensor:
+          generator: torch.Generator | None = None, noise: float = 0.0, progress: bool = False) -> torch.Tensor:
     """Optimise an image (1, 3, H, W) to match ``content``'s features and ``style``'s Gram matrices.
 
     Starts from the content image (plus ``noise`` std of Gaussian noise drawn from ``generator``)
@@ -172,7 +172,9 @@ def gatys(content: torch.Tensor, style: torch.Tensor, encoder: nn.Module, *, ste
     start = content + noise * torch.randn(content.shape, generator=generator, device=content.device)
     image = start.clamp(0, 1).clone().requires_grad_(True)
     opt = torch.optim.Adam([image], lr=lr)
-    for _ in range(steps):
+    from tqdm.auto import trange
+
+    for _ in trange(steps, desc="stylize", unit="step", disable=not progress, mininterval=0.5):
         feats = encoder(image)
         loss = (content_weight * F.mse_loss(feats[CONTENT_LAYER], content_feat)
                 + style_weight * style_loss(feats, targets))

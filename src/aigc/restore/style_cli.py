@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aigc.core.artifacts import save_png
 from aigc.core.device import select_device
+from aigc.core.cli_args import progress_enabled
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
 from aigc.data.color import tensor_to_array
@@ -35,7 +36,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     content = fit_size(read_input(args.input, "RGB"), args.size).to(device)
     style = fit_size(read_input(args.style, "RGB"), args.size).to(device)
     image = gatys(content, style, encoder, steps=args.steps, style_weight=args.style_weight,
-                  generator=make_generator(args.seed, device))
+                  generator=make_generator(args.seed, device), progress=progress_enabled(args))
     meta = {"method": "gatys", "encoder": encoder.label, "style": Path(args.style).name,
             "source": Path(args.input).name, "steps": args.steps, "size": args.size,
             "style_weight": args.style_weight, "seed": args.seed}
