@@ -21,6 +21,7 @@ from aigc.core.errors import BadInputError
 from aigc.data.music import KEYS
 from aigc.metrics.music import frame_nll_sum
 from aigc.music.augment import random_transpose_rolls
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["FrameConfig", "FrameNADE", "FrameObjective"]
 
@@ -113,7 +114,7 @@ class FrameNADE(nn.Module):
         return x
 
 
-class FrameObjective:
+class FrameObjective(NetworksObjective):
     """Framewise NLL (nats per step) of windows ``batch["roll"]`` (B, L, 88), ``batch["mask"]``
     (B, L) = 1 on real steps; random transposition by up to ``config.transpose`` semitones."""
 
@@ -125,13 +126,6 @@ class FrameObjective:
     def __init__(self, config: FrameConfig) -> None:
         self.config = config
         self.nets = {"model": FrameNADE(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.AdamW(nets["model"].parameters(), lr=lr,
-                                           weight_decay=self.config.weight_decay)}
 
     def training_step(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor],
                       ctx: Any) -> dict[str, torch.Tensor]:

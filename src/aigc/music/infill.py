@@ -22,6 +22,7 @@ from aigc.core.errors import BadInputError
 from aigc.data.music import KEYS
 from aigc.music.augment import random_transpose_voices
 from aigc.nn.conv import ResBlock, conv3
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["InfillConfig", "CoconetNet", "InfillObjective", "CLASSES", "REST"]
 
@@ -89,7 +90,7 @@ def random_erase(shape: tuple[int, int, int], harmonize_rate: float,
     return erased
 
 
-class InfillObjective:
+class InfillObjective(NetworksObjective):
     """Cross-entropy on the erased cells of ``batch["voices"]`` (B, L, V) classes (88 = rest),
     averaged over erased cells; ``batch["mask"]`` (B, L) = 1 on real steps."""
 
@@ -101,13 +102,6 @@ class InfillObjective:
     def __init__(self, config: InfillConfig) -> None:
         self.config = config
         self.nets = {"model": CoconetNet(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
-
-    def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.AdamW(nets["model"].parameters(), lr=lr,
-                                           weight_decay=self.config.weight_decay)}
 
     def training_step(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor],
                       ctx: Any) -> dict[str, torch.Tensor]:

@@ -22,6 +22,7 @@ from aigc.core.errors import BadInputError
 from aigc.data.music import EventVocab
 from aigc.music.augment import random_transpose_tokens
 from aigc.nn.transformer import KVCache, TransformerBlock, causal_mask
+from aigc.train.objective import NetworksObjective
 
 __all__ = ["EventConfig", "EventTransformer", "EventObjective"]
 
@@ -110,7 +111,7 @@ def _relative_bias(rel: nn.Embedding, t: int, past: int, x: torch.Tensor) -> tor
     return bias.masked_fill(dist < 0, float("-inf"))[None]
 
 
-class EventObjective:
+class EventObjective(NetworksObjective):
     """Next-token cross-entropy on windows ``batch["tokens"]`` (B, context+1), PAD not scored."""
 
     config_class = EventConfig
@@ -121,9 +122,6 @@ class EventObjective:
     def __init__(self, config: EventConfig) -> None:
         self.config = config
         self.nets = {"model": EventTransformer(config)}
-
-    def networks(self) -> dict[str, nn.Module]:
-        return self.nets
 
     def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
         def is_matrix(name: str, p: torch.Tensor) -> bool:  # embeddings are tables: no decay

@@ -17,8 +17,10 @@ __all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "
 
 class NetworksObjective:
     """Base of objectives that keep their networks in ``self.nets`` and train each with its own
-    Adam (``adam_betas``; the optimizer has the network's name). Override ``configure_optimizers``
-    for anything else (AdamW groups, one optimizer over several networks)."""
+    optimizer of the network's name: Adam (``adam_betas``), or AdamW (decoupled weight decay,
+    Loshchilov & Hutter 2019) when the objective's ``config`` has a ``weight_decay`` field.
+    Override ``configure_optimizers`` for anything else (parameter groups, one optimizer over
+    several networks)."""
 
     nets: dict[str, nn.Module]
     adam_betas: tuple[float, float] = (0.9, 0.999)
@@ -27,7 +29,12 @@ class NetworksObjective:
         return self.nets
 
     def configure_optimizers(self, nets: Mapping[str, nn.Module], lr: float) -> dict[str, torch.optim.Optimizer]:
-        return {name: torch.optim.Adam(nets[name].parameters(), lr=lr, betas=self.adam_betas) for name in self.nets}
+        decay = getattr(getattr(self, "config", None), "weight_decay", None)
+        if decay is None:
+            return {name: torch.optim.Adam(nets[name].parameters(), lr=lr, betas=self.adam_betas)
+                    for name in self.nets}
+        return {name: torch.optim.AdamW(nets[name].parameters(), lr=lr, betas=self.adam_betas, weight_decay=decay)
+                for name in self.nets}
 
 
 @runtime_checkable
