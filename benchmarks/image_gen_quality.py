@@ -29,10 +29,11 @@ import aigc  # noqa: E402
 from aigc.core.artifacts import make_grid, save_png  # noqa: E402
 from aigc.core.atomic import atomic_write_json  # noqa: E402
 from aigc.core.errors import BadInputError  # noqa: E402
-from aigc.core.registry import architecture  # noqa: E402
 from aigc.data.images import load_image_source  # noqa: E402
 from aigc.metrics import class_coverage, conditional_accuracy, frechet_distance, load_feature_extractor  # noqa: E402
-from aigc.train import TrainConfig, Trainer  # noqa: E402
+from aigc.image_gen.train import ImageGenSettings  # noqa: E402
+from aigc.image_gen.train import train as train_image_gen  # noqa: E402
+from aigc.train import TrainConfig  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 # name in the table -> (registered architecture, config fields, train settings, sampling options)
@@ -61,18 +62,14 @@ def features():
 
 
 def train(name: str, data, budget_s: float, out: Path, image_size: int) -> dict:
+    """The task's own train() (as the CLI runs it), on MNIST train, for ``budget_s`` CPU seconds."""
     arch, fields, settings, _ = RUNS[name]
-    cls = architecture("image-gen", arch)
-    torch.manual_seed(0)
-    objective = cls(cls.config_class(**{"image_size": image_size, "channels": 1, **fields}))
     tcfg = TrainConfig(steps=10**9, device="cpu", seed=0, log_every=50, checkpoint_every=10**9,
                        progress=False, time_limit_s=budget_s, time_limit_clock="cpu", **settings)
-    meta = {"task": "image-gen", "architecture": arch, "data": data.spec()}
-    trainer = Trainer(objective, tcfg, out, meta=meta)
-    tensors = {"images": data.images, "labels": data.labels}
+    spec = ImageGenSettings(arch=arch, data="mnist", image_size=image_size, channels=1, model=dict(fields))
     start, cpu = time.perf_counter(), time.process_time()
-    trainer.fit(tensors)
-    return {"steps": trainer.step, "train_s": round(time.perf_counter() - start, 1),
+    summary = train_image_gen(spec, tcfg, out)
+    return {"steps": summary["step"], "train_s": round(time.perf_counter() - start, 1),
             "train_cpu_s": round(time.process_time() - cpu, 1)}
 
 

@@ -30,8 +30,7 @@ from aigc.metrics import psnr, ssim
 from aigc.data.color import array_to_tensor, tensor_to_array
 from aigc.restore.data import load_images
 from aigc.restore.degrade import add_noise, bicubic_downscale, bicubic_upscale, modcrop
-from aigc.restore.train import build_training
-from aigc.train import Trainer
+from aigc.restore.train import RestoreSettings, build_training, train
 from aigc.train.config import TrainConfig
 
 ANCHORS = {"set5": {"x2": {"bicubic": 33.66, "SRCNN": 36.66}, "x4": {"bicubic": 28.42, "SRCNN": 30.48}},
@@ -72,7 +71,8 @@ def train_budget(kind: str, arch: str, fields: dict, *, data: str, budget_s: flo
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, schedule="cosine", device="cpu",
                       seed=0, progress=False, log_every=50, checkpoint_every=10**9)
     cpu0 = time.process_time()
-    summary = Trainer(objective, cfg, out, meta=meta).fit(tensors)
+    settings = RestoreSettings(kind=kind, arch=arch, data=data, patch=patch, patches=patches, **fields)
+    summary = train(settings, cfg, out)  # the task's own train(), as the CLI runs it
     cpu_s = time.process_time() - cpu0
     info = {"arch": arch, **fields, "steps": steps, "batch_size": batch_size, "lr": lr, "patch": patch,
             "patches": patches, "train_seconds": round(summary["seconds"], 1),
