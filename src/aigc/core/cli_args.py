@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-__all__ = ["positive_int", "bounded_int", "add_inference_args", "progress_enabled", "DEFAULT_DEVICE", "HelpFormatter",
+__all__ = ["positive_int", "bounded_int", "add_inference_args", "add_device_arg", "add_seed_arg", "progress_enabled", "DEFAULT_DEVICE", "HelpFormatter",
            "DEVICE_HELP"]
 
 DEFAULT_DEVICE = "auto"
@@ -50,10 +51,21 @@ def add_inference_args(p: argparse.ArgumentParser, *, out: str | None, out_help:
     else:
         g.add_argument("--out", default=out, help=f"{out_help} (default {out})")
     if seed:
-        g.add_argument("--seed", type=int, default=0, help="same seed, same output (default 0)")
-    g.add_argument("--device", default=DEFAULT_DEVICE, help=f"{DEVICE_HELP} (default {DEFAULT_DEVICE})")
+        add_seed_arg(g)
+    add_device_arg(g)
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (it is also off when stderr is not a terminal)")
+
+
+def add_device_arg(p: Any, help: str | None = None) -> None:
+    """``--device``, the same flag and default for every command."""
+    p.add_argument("--device", default=DEFAULT_DEVICE,
+                   help=f"{help + ': ' if help else ''}{DEVICE_HELP} (default {DEFAULT_DEVICE})")
+
+
+def add_seed_arg(p: Any, help: str = "same seed, same output") -> None:
+    """``--seed``, the same flag and default for every command."""
+    p.add_argument("--seed", type=int, default=0, help=f"{help} (default 0)")
 
 
 def progress_enabled(args: argparse.Namespace) -> bool:

@@ -11,7 +11,14 @@ import torch
 from aigc.core.config import config_from_dict
 from aigc.core.device import select_device
 from aigc.core.errors import BadInputError
-from aigc.core.modeldir import WEIGHTS_NAME, weights_metadata, load_weights, model_id, read_config, split_prefix
+from aigc.core.modeldir import (
+    WEIGHTS_NAME,
+    load_weights,
+    model_id,
+    read_config,
+    split_prefix,
+    weights_metadata,
+)
 from aigc.core.registry import TASKS, architecture, resolve, task
 
 __all__ = ["Pipeline", "load_pipeline", "load_objective"]

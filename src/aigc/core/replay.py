@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from aigc.core.artifacts import read_recipe
-from aigc.core.recipe import recording
 from aigc.core.errors import BadInputError
 from aigc.core.modeldir import model_id
+from aigc.core.recipe import recording
 
 __all__ = ["replay"]
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from aigc.core.cli_args import add_inference_args, bounded_int, positive_int, progress_enabled
+from aigc.core.cli_args import (
+    add_inference_args,
+    bounded_int,
+    positive_int,
+    progress_enabled,
+)
 from aigc.core.registry import task_architectures
 from aigc.image_gen.cli_options import (
     add_family_args,

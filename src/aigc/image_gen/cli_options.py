@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from aigc.core.cli_args import add_device_arg, add_seed_arg
 from aigc.core.errors import BadInputError
 from aigc.train.cli_args import positive_int
 
@@ -77,10 +78,10 @@ def inpaint_parser(model_dir: str) -> argparse.ArgumentParser:
     p.add_argument("--image", required=True, help="input image (PNG/JPEG)")
     p.add_argument("--mask", required=True, help="mask image of the same size: white = fill, black = keep")
     p.add_argument("--out", required=True, help="output .png")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_arg(p)
     p.add_argument("--resample", type=positive_int, default=2,
                    help="RePaint jumps per step (1 = plain replacement method)")
-    p.add_argument("--device", default="auto")
+    add_device_arg(p)
     add_sampling_args(p)
     p.set_defaults(func=lambda a: run_inpaint(model_dir, a))
     return p

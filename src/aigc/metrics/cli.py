@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from aigc.core.cli_args import add_device_arg, add_seed_arg
 from aigc.core.errors import BadInputError
 
 __all__ = ["add_eval_images", "add_eval_restore", "add_metrics", "emit_report", "eval_formatter"]
@@ -110,10 +111,10 @@ def _add_images(sub: argparse._SubParsersAction) -> None:
                    help="split when --fake is a built-in source (default train: real-vs-real floor)")
     p.add_argument("--features", help="feature extractor (default: the --real name when it has domain features)")
     p.add_argument("--n", type=int, default=10000, help="images per side (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for generation, subsets and KID (default 0)")
+    add_seed_arg(p, "seed for generation, subsets and KID")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
     p.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size (default 1000)")
-    p.add_argument("--device", default="cpu", help="device for features and generation (default cpu)")
+    add_device_arg(p, "device for features and generation")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     p.set_defaults(func=_run_images)
 
@@ -164,7 +165,7 @@ def add_metrics(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=int, default=D["batch_size"], help=f"batch size (default {D['batch_size']})")
     t.add_argument("--lr", type=float, default=D["lr"], help=f"Adam learning rate (default {D['lr']})")
     t.add_argument("--seed", type=int, default=D["seed"], help=f"seed (default {D['seed']})")
-    t.add_argument("--device", default="cpu", help="training device (default cpu: bitwise reproducible)")
+    add_device_arg(t, "training device (cpu gives the same features hash on every machine)")
     t.add_argument("--out", help="output folder (default: <cache>/features/<data>)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_run_train_features)

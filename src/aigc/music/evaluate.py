@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc.core.cli_args import add_device_arg, add_seed_arg
 from aigc.core.errors import BadInputError
 from aigc.data.music import roll_to_events
 from aigc.metrics.music import FramewiseNLL, compare_sets, note_accuracy
@@ -101,8 +102,8 @@ def add_eval_music(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--generate", type=int, default=0, metavar="N", help="also generate N pieces and compare")
     p.add_argument("--bars", type=int, default=8, help="length of each generated piece in bars")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    add_seed_arg(p)
+    add_device_arg(p)
     p.add_argument("--json", metavar="OUT", default=None, help="also write the report as JSON to OUT")
     p.set_defaults(func=_run_eval)
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from aigc.core.cli_args import HelpFormatter, positive_int
+from aigc.core.cli_args import HelpFormatter, add_device_arg, add_seed_arg, positive_int
 from aigc.core.errors import BadInputError
 
 __all__ = ["add_eval_recommend", "add_recommend", "add_similar", "add_train_args", "generate_parser"]
@@ -71,7 +71,7 @@ def _add_recommend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include-seen", action="store_true", help="do not drop items the user already rated")
     p.add_argument("--out", default=None, help="also write the list as JSON with its recipe")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--device", default="cpu", help="cpu (recommenders run on numpy)")
+    add_device_arg(p, "cpu (recommenders run on numpy)")
 
 
 def add_recommend(subparsers: argparse._SubParsersAction) -> None:
@@ -159,7 +159,7 @@ def add_eval_recommend(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--test-fraction", type=float, default=0.2, help="top-N hold-out share")
     p.add_argument("--top-k", type=positive_int, default=10, help="K of the top-N metrics")
     p.add_argument("--threshold", type=float, default=4.0, help="held-out ratings >= this are positives")
-    p.add_argument("--seed", type=int, default=0, help="folds, splits and model initialisation")
+    add_seed_arg(p, "folds, splits and model initialisation")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="also write the report as JSON")
     p.set_defaults(func=run_eval_recommend)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aigc.core.cli_args import bounded_int, positive_int
+from aigc.core.cli_args import add_device_arg, add_seed_arg, bounded_int, positive_int
 
 __all__ = ["add_train_args", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
 
@@ -54,7 +54,7 @@ def _add_file_command(subparsers: argparse._SubParsersAction, name: str, help: s
     p.add_argument("output", help="PNG file to write")
     p.add_argument("--tile", type=int, default=256, help="tile size in input pixels (0 = whole image)")
     p.add_argument("--overlap", type=int, default=None, help="tile context (default: receptive field)")
-    p.add_argument("--device", default="auto")
+    add_device_arg(p)
     p.set_defaults(func=lambda a: _run_file(a, name))
 
 
@@ -87,8 +87,8 @@ def inpaint_parser(model_dir: str) -> argparse.ArgumentParser:
     p.add_argument("--image", required=True, help="image file")
     p.add_argument("--mask", required=True, help="mask image, same size: white = fill")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--seed", type=int, default=0, help="recorded in the PNG")
-    p.add_argument("--device", default="auto")
+    add_seed_arg(p, "recorded in the PNG")
+    add_device_arg(p)
     p.set_defaults(func=lambda a: _run_inpaint(model_dir, a))
     return p
 
@@ -116,8 +116,8 @@ def add_stylize(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=bounded_int(1, 100_000), default=300, help="optimisation steps (Gatys)")
     p.add_argument("--size", type=bounded_int(16, 4096), default=384, help="longest side for Gatys (pixels)")
     p.add_argument("--style-weight", type=float, default=1e5, help="Gatys style/content balance")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    add_seed_arg(p)
+    add_device_arg(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (also off when stderr is not a terminal)")
     p.set_defaults(func=run_stylize)

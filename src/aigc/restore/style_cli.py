@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from aigc.core.artifacts import save_png
-from aigc.core.device import select_device
 from aigc.core.cli_args import progress_enabled
+from aigc.core.device import select_device
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
 from aigc.data.color import tensor_to_array

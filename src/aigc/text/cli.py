@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from aigc.core.cli_args import bounded_int, positive_int
+from aigc.core.cli_args import add_device_arg, add_seed_arg, bounded_int, positive_int
 from aigc.core.registry import task_architectures
 
 __all__ = ["add_train_args", "generate_parser", "add_chat", "run_chat"]
@@ -46,8 +46,8 @@ def _add_sampling_args(p: argparse.ArgumentParser, *, max_tokens: int, temperatu
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.9")
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats")
     p.add_argument("--stop", action="append", default=[], help="stop at this string (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same text")
-    p.add_argument("--device", default="auto")
+    add_seed_arg(p, "same seed, same text")
+    add_device_arg(p)
 
 
 def _sampling(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aigc.core.cli_args import add_device_arg, add_seed_arg
 from aigc.core.errors import BadInputError
 
 __all__ = ["add_eval_text"]
@@ -48,7 +49,6 @@ def _run_text(args: argparse.Namespace) -> int:
 
 
 def add_eval_text(sub: argparse._SubParsersAction) -> None:
-    from aigc.core.cli_args import DEFAULT_DEVICE, DEVICE_HELP
     from aigc.metrics.cli import eval_formatter
 
     p = sub.add_parser("text", help="BLEU, self-BLEU and distinct-n of generated text; perplexity of a model",
@@ -58,11 +58,11 @@ def add_eval_text(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hyps", help="generated texts, one per line (UTF-8)")
     p.add_argument("--model", help="a text model directory: report its perplexity on --data")
     p.add_argument("--data", help="held-out UTF-8 text file for --model's perplexity")
-    p.add_argument("--device", default=DEFAULT_DEVICE, help=f"device for --model: {DEVICE_HELP}")
+    add_device_arg(p)
     p.add_argument("--refs", nargs="+", help="reference file(s), line-aligned with --hyps (for BLEU)")
     p.add_argument("--orders", type=int, nargs="+", default=[1, 2, 3], help="n of distinct-n (default 1 2 3)")
     p.add_argument("--self-bleu-max", type=int, default=500, help="texts sampled for self-BLEU (default 500)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the self-BLEU sample (default 0)")
+    add_seed_arg(p, "seed for the self-BLEU sample")
     p.add_argument("--errors", choices=["strict", "replace"], default="strict",
                    help="invalid UTF-8: stop naming file and byte offset (strict), or replace it")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")

@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
 
-from aigc.core.cli_args import DEFAULT_DEVICE, DEVICE_HELP, add_inference_args, positive_int
+from aigc.core.cli_args import add_device_arg, add_inference_args, add_seed_arg, positive_int
 from aigc.core.errors import BadInputError
 
 __all__ = ["add_train_args", "train_config_from_args", "positive_int", "add_inference_args",
@@ -58,9 +58,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ema", type=float, default=None, metavar="DECAY",
                    help="keep an EMA of weights, e.g. 0.999 (decay warms up as in diffusers)")
     g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
-    g.add_argument("--device", default=DEFAULT_DEVICE, help=DEVICE_HELP)
-    g.add_argument("--seed", type=int, default=0,
-                   help="seeds network initialisation, data order and sampling (default 0)")
+    add_device_arg(g)
+    add_seed_arg(g, "seeds network initialisation, data order and sampling")
     g.add_argument("--checkpoint-every", type=positive_int, default=500, metavar="STEPS")
     g.add_argument("--sample-every", type=int, default=0, metavar="STEPS", help="preview grids (0 = at the end)")
     g.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS")
