@@ -62,3 +62,26 @@ def test_text_replay_is_byte_identical(tmp_path, capsys):
     assert read_recipe(out)["seed"] == 5
     assert main(["replay", str(out), "--model", str(model)]) == 0
     assert "byte-identical" in capsys.readouterr().out
+
+
+def test_midi_and_its_png_replay_byte_identical(tmp_path, midi_folder, capsys):
+    from aigc.core.registry import task
+
+    model = tmp_path / "music"
+    argv = [a.format(midis=midi_folder) for a in task("music").smoke_train]
+    assert main(["train", "music", *argv, "--out", str(model), "--no-progress"]) == 0
+    out = tmp_path / "tune.mid"
+    assert main(["generate", str(model), "--bars", "2", "--seed", "4", "--out", str(out)]) == 0
+    assert read_recipe(out)["seed"] == 4
+    assert main(["replay", str(out), "--model", str(model)]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+
+
+def test_recommendations_json_replays(tmp_path, ratings_csv, capsys):
+    model = tmp_path / "svd"
+    assert main(["train", "recommend", "--algo", "svd", "--data", f"csv:{ratings_csv}", "--epochs", "2",
+                 "--out", str(model), "--no-progress"]) == 0
+    out = tmp_path / "recs.json"
+    assert main(["recommend", str(model), "--user", "3", "--n", "4", "--out", str(out)]) == 0
+    assert main(["replay", str(out), "--model", str(model)]) == 0
+    assert "byte-identical" in capsys.readouterr().out
