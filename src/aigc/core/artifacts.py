@@ -33,7 +33,7 @@ from aigc.core.errors import BadInputError
 from aigc.core.recipe import finish_recipe, recording, replay_info
 
 __all__ = ["make_grid", "to_uint8", "save_png", "read_png_metadata", "save_wav", "save_midi", "save_gif",
-           "save_mp4", "save_text", "save_json", "read_recipe", "recording", "replay_info", "finish_recipe",
+           "save_mp4", "save_text", "save_json", "read_recipe", "read_ffmpeg_metadata", "recording", "replay_info", "finish_recipe",
            "RECIPE_KEY"]
 
 RECIPE_KEY = "aigc_recipe"
@@ -266,17 +266,49 @@ def _read_gif(path: Path) -> dict[str, Any]:
 
 
 def _read_mp4(path: Path) -> dict[str, Any]:
+    comment = read_ffmpeg_metadata(path).get("comment", "")
+    return _decode(comment, path) if comment.startswith("{") else {}
+
+
+def read_ffmpeg_metadata(path: str | Path) -> dict[str, str]:
+    """The container's global tags (e.g. ``comment``) as ffmpeg's ``ffmetadata`` muxer prints them."""
     import subprocess
 
     import imageio_ffmpeg
 
-    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                          capture_output=True, text=True, errors="replace")
-    for line in proc.stderr.splitlines():
-        key, _, value = line.strip().partition(":")
-        if key.strip() == "comment" and value.strip().startswith("{"):
-            return _decode(value.strip(), path)
-    return {}
+    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"],
+                          capture_output=True, timeout=60, check=False)
+    if proc.returncode:
+        return {}
+    out: dict[str, str] = {}
+    key, value = None, []
+    text = proc.stdout.decode("utf-8", "replace")
+    for line in text.split("\n")[1:]:  # first line: ";FFMETADATA1"
+        if key is None:
+            if not line or line.startswith((";", "#", "[")) or "=" not in line:
+                continue
+            key, _, rest = line.partition("=")
+            value = [rest]
+        else:
+            value.append("\n" + line)
+        joined = "".join(value)
+        if joined.endswith("\\") and not joined.endswith("\\\\"):
+            continue  # an escaped newline: the value goes on
+        out[key.lower()] = _unescape(joined)
+        key, value = None, []
+    return out
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "text": "aigc.text.task:TASK",
     "recommend": "aigc.recommend.task:TASK",
     "music": "aigc.music.task:TASK",
+    "video": "aigc.video.task:TASK",
 }
 
 

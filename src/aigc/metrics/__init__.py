@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "framewise_nll": "music", "FramewiseNLL": "music", "note_accuracy": "music", "pitch_class_entropy": "music",
     "polyphony": "music", "scale_consistency": "music", "empty_beat_rate": "music", "pitch_range": "music",
     "wasserstein_1d": "music", "compare_sets": "music",
+    "frame_mse": "video", "video_frame_scores": "video", "video_prediction_scores": "video",
+    "VideoPredictionMetrics": "video",
 }
 
 __all__ = sorted(_EXPORTS)

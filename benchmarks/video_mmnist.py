@@ -1,0 +1,187 @@
+"""Moving MNIST 10 -> 10 frame prediction against the OpenSTL table, and frame interpolation.
+
+Scores every model on the fixed test set (``aigc.data.moving_mnist.test_set``: the canonical
+``mnist_test_seq.npy`` when present, else 10,000 sequences of MNIST test digits, seed 42) with
+OpenSTL's metrics (MSE summed over the 64x64 frame, averaged over frames and sequences; SSIM;
+PSNR). Models:
+
+- ``copy_last_frame``: the last context frame repeated (no training; always reported);
+- ``convlstm`` and ``simvp``: trained through ``aigc.video.train.train`` (the CLI's code path) for
+  ``--budget`` process-CPU seconds each, in segments; after each segment the model is scored on the
+  first ``--curve-size`` test sequences, giving the MSE-vs-CPU-time curve;
+- ``interp``: middle-frame prediction (frames t, t+2 -> t+1) against a linear blend, same test set;
+- ``diffusion`` (not in the default list): class-conditional 32x32 x 16-frame clips of one digit,
+  scored by the Fréchet distance in the features of a ``clip-classifier`` trained for a quarter of
+  the budget, next to the real-vs-real floor, and by the classifier's accuracy on the conditioning.
+
+Also writes ``<out>_sheet.png``: the first test sequence (context | truth) and each model's prediction.
+
+OpenSTL anchors (200 GPU-epochs): ConvLSTM-S 29.80 / 0.929, SimVP 32.15 / 0.927, PredRNN++ 22.06 /
+0.951. Goal within 60 CPU-min per model: MSE <= 45 and well under copy-last-frame.
+
+    OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 3600
+    OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 20 --test-size 200 --out /tmp/v.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import command, machine  # noqa: E402
+
+from aigc.core.atomic import atomic_write_json  # noqa: E402
+from aigc.core.pipeline import load_pipeline  # noqa: E402
+from aigc.data.moving_mnist import TEST_SEED, test_set  # noqa: E402
+from aigc.train.config import TrainConfig  # noqa: E402
+from aigc.video.evaluate import copy_last_frame, evaluate_model, evaluate_prediction  # noqa: E402
+from aigc.video.artifacts import save_contact_sheet  # noqa: E402
+from aigc.video.train import VideoSettings, train  # noqa: E402
+
+ANCHORS = {"ConvLSTM-S": {"mse": 29.80, "ssim": 0.929}, "SimVP": {"mse": 32.15, "ssim": 0.927},
+           "PredRNN++": {"mse": 22.06, "ssim": 0.951},
+           "PredRNN++ (2000 epochs)": {"mse": 14.07, "ssim": 0.970}}
+# per architecture: batch size and learning rate for a short CPU run
+RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 16, "lr": 1e-3},
+           "interp": {"batch_size": 32, "lr": 1e-3}, "diffusion": {"batch_size": 32, "lr": 1e-3},
+           "clip-classifier": {"batch_size": 32, "lr": 2e-3}}
+
+
+def _seconds_per_step(arch: str, data: str, work: Path, seed: int) -> float:
+    """Process-CPU seconds per optimizer step, from a 6-step probe (the first step is not timed)."""
+    settings = VideoSettings(arch=arch, data=data, sequences=256, validate=False)
+    probe = work / f"probe-{arch}"
+    cfg = TrainConfig(steps=1, progress=False, seed=seed, **RECIPES[arch])
+    train(settings, cfg, probe)
+    start = time.process_time()
+    train(settings, cfg.replace(steps=6), probe, resume=True)
+    shutil.rmtree(probe)
+    return max(1e-3, (time.process_time() - start) / 5)
+
+
+def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget: float | None = None,
+                 score: bool = True) -> dict:
+    """Train ``arch`` for ``budget`` CPU seconds in ``args.segments`` pieces, scoring each."""
+    budget = args.budget if budget is None else budget
+    steps = max(2, int(budget / _seconds_per_step(arch, args.data, work, args.seed)))
+    settings = VideoSettings(arch=arch, data=args.data, sequences=args.sequences, validate=False)
+    config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
+                         grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
+                         time_limit_clock="cpu", **RECIPES[arch])
+    out, cpu, curve, summary = work / arch, 0.0, [], {}
+    curve_frames = frames[:args.curve_size] if score else None
+    for seg in range(args.segments if score else 1):
+        left = budget - cpu
+        if left <= 0 or summary.get("step", 0) >= steps:
+            break
+        last = seg == args.segments - 1 or not score
+        seg_cfg = config.replace(time_limit_s=left if last else budget / args.segments)
+        start = time.process_time()
+        summary = train(settings, seg_cfg, out, resume=seg > 0)
+        cpu += time.process_time() - start
+        if not score:
+            return {"cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "out": out,
+                    "logs": summary.get("logs", {})}
+        pipe = load_pipeline(out, device="cpu")
+        scores = evaluate_model(pipe.objective, pipe.nets, curve_frames, progress=False)
+        point = {"cpu_s": round(cpu, 1), "step": summary["step"], "mse": scores["mse"]}
+        point.update({k: scores[k] for k in ("ssim", "psnr", "blend_psnr") if k in scores})
+        curve.append(point)
+        print(f"{arch}: {point}", file=sys.stderr, flush=True)
+    pipe = load_pipeline(out, device="cpu")
+    final = evaluate_model(pipe.objective, pipe.nets, frames, progress=not args.quiet)
+    if pipe.kind == "prediction":  # the first test sequence, for the contact sheet
+        SHEET[arch] = pipe.predict(_first_clip(frames)[:10], frames=10)
+    return {**final, "cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "planned_steps": steps,
+            "model": pipe.config["model"], "train": {k: pipe.config["train"][k] for k in
+                                                      ("batch_size", "lr", "schedule", "seed")},
+            "curve": curve, "curve_sequences": len(curve_frames)}
+
+
+SHEET: dict[str, torch.Tensor] = {}  # model -> its prediction of the first test sequence
+
+
+def _first_clip(frames) -> torch.Tensor:
+    return torch.from_numpy(np.array(frames[0], dtype=np.uint8)).float().div(255).unsqueeze(1)
+
+
+def write_sheet(frames, path: Path) -> None:
+    """Context | truth, then one row per model: its prediction of the first test sequence."""
+    clip = _first_clip(frames)
+    preds = {"copy_last_frame": copy_last_frame(clip[None, :10], 10)[0], **SHEET}
+    save_contact_sheet(path, clip[:10], clip[10:], preds, {"benchmark": "video_mmnist", "sequence": 0})
+
+
+def train_generation(args: argparse.Namespace, work: Path) -> dict:
+    """The clip classifier (a quarter of the budget), then the diffusion model, then FVD."""
+    from aigc.video.evaluate import evaluate_generation
+
+    clf = train_scored("clip-classifier", args, None, work, budget=args.budget / 4, score=False)
+    gen = train_scored("diffusion", args, None, work, score=False)
+    source = "digits" if args.data == "moving-digits" else "mnist"
+    scores = evaluate_generation(load_pipeline(gen["out"], device="cpu"), load_pipeline(clf["out"], device="cpu"),
+                                 n=args.gen_clips, steps=30, guidance=2.0, source=source,
+                                 progress=not args.quiet)
+    return {**scores, "cpu_s": gen["cpu_s"], "steps": gen["steps"],
+            "classifier": {"cpu_s": clf["cpu_s"], "steps": clf["steps"],
+                           "train_accuracy": clf["logs"].get("accuracy")}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,interp")
+    ap.add_argument("--budget", type=float, default=3600, help="process-CPU seconds of training per model")
+    ap.add_argument("--segments", type=int, default=6, help="points on the MSE-vs-CPU-time curve")
+    ap.add_argument("--test-size", type=int, default=10_000)
+    ap.add_argument("--curve-size", type=int, default=500, help="test sequences scored at each curve point")
+    ap.add_argument("--sequences", type=int, default=200_000, help="training pool (recipes, rendered per batch)")
+    ap.add_argument("--data", default="moving-mnist", choices=["moving-mnist", "moving-digits"])
+    ap.add_argument("--gen-clips", type=int, default=500, help="clips compared for the diffusion FVD")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--work", default=None, help="keep the trained models here (default: a temporary folder)")
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "video_mmnist.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    frames = test_set(args.test_size)
+    result = {"machine": machine(), "command": command(), "anchors_openstl": ANCHORS,
+              "test_set": {"sequences": int(len(frames)), "seed": TEST_SEED, "frames": 20,
+                           "metric": "OpenSTL: MSE summed over the 64x64 frame, mean over frames and "
+                                     "sequences; SSIM Gaussian sigma 1.5; PSNR data range 1"},
+              "budget_cpu_s": args.budget}
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="video-bench-"))
+    try:
+        for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+            if name == "copy_last_frame":
+                start = time.process_time()
+                scores = evaluate_prediction(copy_last_frame, frames, progress=not args.quiet)
+                result[name] = {**scores, "cpu_s": 0.0, "eval_cpu_s": round(time.process_time() - start, 1)}
+            elif name == "diffusion":
+                result[name] = train_generation(args, work)
+            else:
+                result[name] = train_scored(name, args, frames, work)
+            keys = ("mse", "ssim", "psnr", "blend_psnr", "fvd_classifier", "fvd_floor_real_vs_real",
+                    "conditional_accuracy")
+            summary = {k: round(result[name][k], 4) for k in keys if k in result[name]}
+            print(f"{name}: {summary}", flush=True)
+            atomic_write_json(args.out, result)
+        if SHEET:
+            write_sheet(frames, Path(args.out).with_name(Path(args.out).stem + "_sheet.png"))
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Video: Moving MNIST frame prediction (ConvLSTM, SimVP), frame interpolation, GIF/MP4 outputs."""

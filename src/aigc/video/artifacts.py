@@ -1,0 +1,77 @@
+"""Video outputs that carry their recipe: GIF (comment extension) and MP4 (``comment`` tag) through
+:mod:`aigc.core.artifacts`, WebM/MKV/MOV through :func:`aigc.data.video.write_ffmpeg` with the same
+recipe JSON; and the contact-sheet PNG (one row per clip: context | truth | prediction).
+``aigc.core.artifacts.read_recipe`` reads the recipe of a GIF or MP4 back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from aigc.core.artifacts import finish_recipe, save_gif, save_mp4, save_png
+from aigc.core.errors import BadInputError
+from aigc.data.video import write_ffmpeg
+
+__all__ = ["frames_to_uint8", "save_video", "contact_sheet", "save_contact_sheet", "VIDEO_OUTPUTS"]
+
+VIDEO_OUTPUTS = (".gif", ".mp4", ".webm", ".mkv", ".mov")
+
+
+def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(T, C, H, W) floats in [0, 1] -> (T, H, W, C) uint8, rounding to nearest."""
+    if frames.ndim != 4:
+        raise BadInputError(f"expected frames (T, C, H, W), got {tuple(frames.shape)}")
+    arr = frames.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+    return np.ascontiguousarray(arr.transpose(0, 2, 3, 1))
+
+
+def save_video(path: str | Path, frames: torch.Tensor, recipe: Mapping[str, Any] | None = None, *,
+               fps: float = 10.0, scale: int = 1) -> Path:
+    """Write (T, C, H, W) frames in [0, 1] as GIF / MP4 / WebM / MKV / MOV by the suffix, recipe
+    embedded; ``scale`` enlarges by pixel repetition (small clips become visible)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    arr = frames_to_uint8(frames)
+    if suffix == ".gif":
+        return save_gif(path, arr, fps, recipe, scale=scale)
+    if suffix == ".mp4":
+        return save_mp4(path, arr, fps, recipe, scale=scale)
+    if suffix in VIDEO_OUTPUTS:
+        if scale > 1:
+            arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
+        text = json.dumps(finish_recipe(recipe, path), sort_keys=True, ensure_ascii=True)
+        return write_ffmpeg(path, arr, fps, metadata={"comment": text})
+    raise BadInputError(f"{path}: write one of {', '.join(VIDEO_OUTPUTS)}")
+
+
+def contact_sheet(rows: Sequence[torch.Tensor], *, gap: int = 2) -> np.ndarray:
+    """Tile rows of (T_i, C, H, W) frames into one (H', W', C) uint8 image, white gaps between
+    frames and rows; shorter rows are left blank on the right."""
+    if not rows:
+        raise BadInputError("a contact sheet needs at least one row of frames")
+    c, h, w = rows[0].shape[1:]
+    width = max(r.shape[0] for r in rows)
+    sheet = torch.ones(c, len(rows) * (h + gap) + gap, width * (w + gap) + gap)
+    for i, row in enumerate(rows):
+        for j, frame in enumerate(row):
+            y, x = gap + i * (h + gap), gap + j * (w + gap)
+            sheet[:, y:y + h, x:x + w] = frame.detach().float().cpu().clamp(0, 1)
+    arr = sheet.mul(255).round().to(torch.uint8).numpy()
+    return np.ascontiguousarray(arr.transpose(1, 2, 0))
+
+
+def save_contact_sheet(path: str | Path, context: torch.Tensor, truth: torch.Tensor | None,
+                       predictions: Mapping[str, torch.Tensor], recipe: Mapping[str, Any] | None = None,
+                       *, scale_to: int = 800) -> Path:
+    """PNG of one sequence: row 1 the context then the truth, then one row per model with the
+    prediction under the truth (blank under the context). Row names go into the PNG metadata."""
+    blank = torch.ones_like(context)
+    rows = [torch.cat([context, truth]) if truth is not None else context]
+    rows += [torch.cat([blank, pred]) for pred in predictions.values()]
+    meta = {**dict(recipe or {}), "rows": ["context | truth", *predictions]}
+    return save_png(path, contact_sheet(rows), meta, scale_to=scale_to)
