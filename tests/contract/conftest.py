@@ -41,6 +41,21 @@ def midi_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def wav_folder(tmp_path_factory) -> Path:
+    """Tones at two pitches in sub-folders 0 and 1, 8 kHz mono 16-bit WAV, as a labelled folder."""
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("wavs")
+    t = np.arange(2400) / 8000
+    for label, base in (("0", 300.0), ("1", 1500.0)):
+        (folder / label).mkdir()
+        for i in range(8):
+            wave = (0.3 + 0.05 * i) * np.sin(2 * np.pi * base * (1 + 0.05 * i) * t)
+            sf.write(folder / label / f"clip{i}.wav", np.pad(wave, (400, 400)), 8000, subtype="PCM_16")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def ratings_csv(tmp_path_factory) -> Path:
     """user,item,rating rows with a planted rank-2 taste structure (20 users, 15 items)."""
     rng = np.random.default_rng(0)

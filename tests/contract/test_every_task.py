@@ -18,11 +18,11 @@ def fill(argv, **values) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(TASKS))
-def test_task_walks_train_run_info_load(name, tmp_path, image_folder, ratings_csv, midi_folder, capsys):
+def test_task_walks_train_run_info_load(name, tmp_path, image_folder, ratings_csv, midi_folder, wav_folder, capsys):
     t = task(name)
     assert t.smoke_train and t.smoke_run, f"task {name!r} declares no smoke_train/smoke_run"
     assert set(t.media), f"task {name!r} declares no media"
-    values = {"images": image_folder, "image": image_folder / "0.png", "out": tmp_path, "ratings": ratings_csv, "midis": midi_folder}
+    values = {"images": image_folder, "image": image_folder / "0.png", "out": tmp_path, "ratings": ratings_csv, "midis": midi_folder, "wavs": wav_folder}
     model = tmp_path / "model"
     argv = ["train", name, *fill(t.smoke_train, **values), "--out", str(model), "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
@@ -42,9 +42,9 @@ def test_task_walks_train_run_info_load(name, tmp_path, image_folder, ratings_cs
 
 
 @pytest.mark.parametrize("name", list(TASKS))
-def test_same_seed_gives_identical_weights(name, tmp_path, image_folder, ratings_csv, midi_folder):
+def test_same_seed_gives_identical_weights(name, tmp_path, image_folder, ratings_csv, midi_folder, wav_folder):
     t = task(name)
-    values = {"images": image_folder, "image": image_folder / "0.png", "out": tmp_path, "ratings": ratings_csv, "midis": midi_folder}
+    values = {"images": image_folder, "image": image_folder / "0.png", "out": tmp_path, "ratings": ratings_csv, "midis": midi_folder, "wavs": wav_folder}
     blobs = []
     for run in ("a", "b"):
         out = tmp_path / run

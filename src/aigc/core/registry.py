@@ -20,6 +20,7 @@ TASKS: dict[str, str] = {
     "recommend": "aigc.recommend.task:TASK",
     "music": "aigc.music.task:TASK",
     "video": "aigc.video.task:TASK",
+    "audio": "aigc.audio.task:TASK",
 }
 
 

@@ -39,7 +39,8 @@ class Task:
     - ``demo``: ``run(out_dir, seed) -> {"title", "html", "figures"}`` for ``make demo``.
     - ``smoke_train`` / ``smoke_run``: a few-step ``aigc train <task>`` argv and one command using
       the trained model (``{model}``, ``{out}``, ``{image}``, ``{images}`` (a folder of photos) and
-      ``{ratings}`` (a user,item,rating CSV), ``{midis}`` (a folder of MIDI chorales) are filled in by the test that walks
+      ``{ratings}`` (a user,item,rating CSV), ``{midis}`` (a folder of MIDI chorales), ``{wavs}`` (a folder of WAV clips, one sub-folder per
+      label) are filled in by the test that walks
       every task through train -> run -> info -> load; a task without them fails that test).
     """
 

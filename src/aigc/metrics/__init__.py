@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "wasserstein_1d": "music", "compare_sets": "music",
     "frame_mse": "video", "video_frame_scores": "video", "video_prediction_scores": "video",
     "VideoPredictionMetrics": "video",
+    "snr": "audio", "si_snr": "audio", "SNR": "audio", "SISNR": "audio", "audio_distribution_metrics": "audio",
 }
 
 __all__ = sorted(_EXPORTS)
