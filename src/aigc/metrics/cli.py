@@ -79,7 +79,9 @@ def _run_images(args: argparse.Namespace) -> int:
                             f"{list(DOMAIN_FEATURES)}, dir:PATH or inception:PATH")
     if args.n < 2:
         raise BadInputError(f"--n must be at least 2, got {args.n}")
-    extractor = load_feature_extractor(features, device=args.device)
+    from aigc.core.device import select_device
+
+    extractor = load_feature_extractor(features, device=select_device(args.device))
     real_spec = args.real if args.real.startswith("folder:") or not Path(args.real).is_dir() else f"folder:{args.real}"
     real_split = "all" if real_spec.startswith("folder:") else args.real_split
     real, _ = subsample(load_image_source(real_spec, split=real_split).images, args.n, args.seed)
@@ -141,10 +143,11 @@ def add_eval_restore(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train_features(args: argparse.Namespace) -> int:
+    from aigc.core.device import select_device
     from aigc.metrics.train_features import train_features
 
     meta = train_features(args.data, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          device=args.device, out=args.out, progress=not args.quiet)
+                          device=str(select_device(args.device)), out=args.out, progress=not args.quiet)
     print(json.dumps({k: meta[k] for k in ("name", "test_accuracy", "sha256")}, indent=2))
     return 0
 
