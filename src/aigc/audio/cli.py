@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aigc.core.cli_args import add_inference_args, bounded_int, positive_int
+from aigc.core.cli_args import (
+    add_device_arg,
+    add_inference_args,
+    add_seed_arg,
+    bounded_int,
+    positive_int,
+)
 
 __all__ = ["add_eval_audio", "add_listen", "add_speak", "add_train_args", "generate_parser"]
 
@@ -104,7 +110,7 @@ def add_listen(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-db", type=float, default=40.0, help="quieter than this below the peak is silence")
     p.add_argument("--min-gap", type=float, default=0.1, help="seconds of silence that separate two digits")
     p.add_argument("--json", action="store_true", help="print every segment (time, digit, confidence) as JSON")
-    p.add_argument("--device", default="auto")
+    add_device_arg(p)
     p.set_defaults(func=run_listen)
 
 
@@ -171,9 +177,9 @@ def add_eval_audio(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=bounded_int(10, 100_000), default=1000, help="generated clips")
     p.add_argument("--steps", type=bounded_int(1, 1000), default=25, help="DDIM steps")
     p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_arg(p)
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable audio files (and count them)")
-    p.add_argument("--device", default="auto")
+    add_device_arg(p)
     p.add_argument("--out", help="also write the report as JSON here")
     p.set_defaults(func=run_eval_audio)
 

@@ -10,7 +10,9 @@ from typing import Any
 
 from aigc.core.cli_args import (
     HelpFormatter,
+    add_device_arg,
     add_inference_args,
+    add_seed_arg,
     positive_int,
     progress_enabled,
 )
@@ -200,8 +202,8 @@ def add_eval_video(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--n", type=positive_int, default=500, help="generated and real clips compared")
     g.add_argument("--steps", type=positive_int, default=30, help="DDIM steps")
     g.add_argument("--guidance", type=float, default=2.0)
-    g.add_argument("--seed", type=int, default=0, help="seed of the generated clips")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_seed_arg(g, "seed of the generated clips")
+    add_device_arg(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON here")
     p.set_defaults(func=run_eval_video)
