@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             result[key] = previous.get(key, {})
         result["arch"].update({k: v for k, v in previous.get("arch", {}).items() if k.startswith(task)})
     budgets = {r["budget_s"] for r in result["runs"].values() if r}
+    runs = [r for r in result["runs"].values() if r]
     result.update({"budget_s": budgets.pop() if len(budgets) == 1 else sorted(budgets), "anchors": ANCHORS,
+                   "machine": runs[0]["machine"] if runs else machine(),
+                   "command": " ; ".join(r["command"] for r in runs),
                    "protocol": "PIL bicubic degradation (MATLAB imresize differs by about 0.05-0.1 dB); PSNR/SSIM "
                                "on the BT.601 Y channel with shave = scale (SR), on [0, 1] grey (denoising)"})
     atomic_write_json(out, result)

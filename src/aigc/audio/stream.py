@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import abc
 
 import numpy as np
 
@@ -21,13 +22,14 @@ def as_2d(wave: np.ndarray) -> np.ndarray:
     return arr
 
 
-class Stream:
+class Stream(abc.ABC):
     """State carried across blocks: ``process`` each ``(n, ch)`` block in order, then ``flush``."""
 
     channels = 1
 
+    @abc.abstractmethod
     def process(self, block: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The processed ``(n, ch)`` block (possibly shorter or longer: latency, tails)."""
 
     def flush(self) -> np.ndarray:
         return np.zeros((0, self.channels))

@@ -8,11 +8,13 @@ Surprise's ``baseline_als`` (Koren 2010, sec. 2.1): ``reg_i = 10``, ``reg_u = 15
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from aigc.core.errors import BadInputError
 from aigc.data.ratings import Ratings
 
 __all__ = ["Baseline", "BaselineConfig", "Recommender", "baseline_als", "rated_by_user"]
@@ -42,7 +44,7 @@ def rated_by_user(data: Ratings):
     return m
 
 
-class Recommender:
+class Recommender(abc.ABC):
     """Base class. Subclasses set ``name``, ``config_class`` and implement ``_fit`` and ``_predict``
     (rating models) or ``scores`` (ranking models). Indices are the training data's indices."""
 
@@ -63,8 +65,9 @@ class Recommender:
         self._fit(train, seed)
         return self
 
+    @abc.abstractmethod
     def _fit(self, train: Ratings, seed: int) -> None:
-        raise NotImplementedError
+        """Fit the algorithm's parameters on ``train`` (indices already mapped)."""
 
     def predict(self, users: np.ndarray, items: np.ndarray, *, clip: bool = True) -> np.ndarray:
         """(N,) predicted ratings of (user, item) index pairs, clipped to the training scale. An index
@@ -74,7 +77,8 @@ class Recommender:
         return np.clip(est, *self.scale) if clip else est
 
     def _predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{self.name} ranks items but does not predict ratings")
+        raise BadInputError(f"{self.name} ranks items but does not predict ratings; use it for top-N lists "
+                            "(aigc recommend) or train a rating algorithm (baseline, knn, svd, svdpp)")
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """(U, n_items) scores for ranking (higher = better); default: predicted ratings."""

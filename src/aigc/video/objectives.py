@@ -11,6 +11,7 @@ model with it). The video task (``aigc.video.task``) registers them as ``convlst
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Mapping
 
 import torch
@@ -66,7 +67,7 @@ class VideoObjective(NetworksObjective):
         return self.config.context + self.config.future
 
 
-class _PredictionObjective(VideoObjective):
+class _PredictionObjective(VideoObjective, abc.ABC):
     """Frame prediction: ``context`` frames in, ``future`` frames out."""
 
     kind = "prediction"
@@ -76,11 +77,10 @@ class _PredictionObjective(VideoObjective):
             raise BadInputError(f"training sequences have {frames.shape[1]} frames; this model needs "
                                 f"{self.config.context} + {self.config.future}")
 
-    @torch.no_grad()
+    @abc.abstractmethod
     def predict(self, nets: Mapping[str, nn.Module], context: torch.Tensor, future: int) -> torch.Tensor:
         """(B, T, C, H, W) context in [0, 1] -> (B, future, C, H, W) in [0, 1]. Longer horizons than
         the trained one roll forward on the model's own predictions."""
-        raise NotImplementedError
 
 
 class ConvLSTMObjective(_PredictionObjective):
