@@ -1,9 +1,6 @@
 import gzip
 import hashlib
-import http.server
 import struct
-import threading
-from functools import partial
 
 import numpy as np
 import pytest
@@ -38,20 +35,6 @@ def test_idx_roundtrip_and_truncation(tmp_path):
     (tmp_path / "c").write_bytes(b"not idx")
     with pytest.raises(BadInputError, match="bad magic"):
         read_idx(tmp_path / "c")
-
-
-@pytest.fixture
-def http_dir(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
 def test_download_checks_sha256_and_never_keeps_a_bad_file(http_dir, tmp_path):

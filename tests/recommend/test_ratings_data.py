@@ -1,9 +1,6 @@
 import hashlib
-import http.server
 import io
-import threading
 import zipfile
-from functools import partial
 
 import numpy as np
 import pytest
@@ -99,20 +96,6 @@ def test_movielens_formats_from_the_data_dir(tmp_path, monkeypatch):
     (tmp_path / "ml-latest-small" / "movies.csv").write_text('movieId,title,genres\n1,"Toy Story (1995)",Animation|Comedy\n')
     small = load_ratings("movielens-latest-small")
     assert small.ratings.tolist() == [4.0, 0.5] and small.item_info["1"]["genres"] == ["Animation", "Comedy"]
-
-
-@pytest.fixture
-def http_dir(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
 def test_movielens_100k_downloads_and_checks_sha256(http_dir, tmp_path, monkeypatch):

@@ -1,28 +1,18 @@
-"""The recommender registry: algorithm name -> ``"module:Class"`` (imported lazily)."""
+"""Recommender look-up by name, from the task's own list (``TASK.architectures``; imported lazily)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from aigc.core.config import config_from_dict
 from aigc.core.errors import BadInputError
 from aigc.core.registry import resolve
+from aigc.recommend.task import TASK
 
 __all__ = ["ALGORITHMS", "algorithm_class", "make_algorithm"]
 
-ALGORITHMS: dict[str, str] = {
-    "baseline": "aigc.recommend.base:Baseline",
-    "knn": "aigc.recommend.knn:KNN",
-    "svd": "aigc.recommend.mf:SVD",
-    "svdpp": "aigc.recommend.mf:SVDpp",
-    "als": "aigc.recommend.implicit:ImplicitALS",
-    "bpr": "aigc.recommend.implicit:BPR",
-    "ease": "aigc.recommend.implicit:EASE",
-    "popularity": "aigc.recommend.implicit:Popularity",
-    "content": "aigc.recommend.content:ContentTFIDF",
-    "hybrid": "aigc.recommend.content:Hybrid",
-    "blend": "aigc.recommend.blend:Blend",
-}
+# the task description is the one list of algorithms (name -> "module:Class")
+ALGORITHMS: Mapping[str, str] = TASK.architectures
 
 
 def algorithm_class(name: str) -> Any:
