@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from aigc.core import progress
 from aigc.core.errors import BadInputError
 
 __all__ = ["SamplingParams", "process_logits", "choose_tokens", "TokenSampler", "beam_search"]
@@ -117,6 +118,8 @@ class TokenSampler:
                 seen[i, torch.tensor(list(row), dtype=torch.long, device=device)] = True
         stops = torch.tensor(self.stop_ids, dtype=torch.long, device=device)
         for t in range(self.params.max_tokens):
+            progress.check_cancelled("generation")
+            progress.report("token", t + 1, self.params.max_tokens)
             tokens = choose_tokens(process_logits(logits, seen, self.params), self.params, self.generator)
             is_stop = torch.isin(tokens, stops)
             new = ~self.done & ~is_stop

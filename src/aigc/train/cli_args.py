@@ -67,6 +67,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="stop after this much training time (checkpointed; --resume continues)")
     g.add_argument("--no-progress", action="store_true",
                    help="hide the progress bar (also hidden when stderr is not a terminal)")
+    from aigc.train.extensions import add_extension_args
+
+    add_extension_args(p)
 
 
 def _arch_defaults(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -86,8 +89,11 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any):
 
     from aigc.train.config import TrainConfig
 
+    from aigc.train.extensions import extension_options
+
     values = {field: getattr(args, dest) for dest, field in TRAIN_FLAGS.items()}
     values["progress"] = not args.no_progress and sys.stderr.isatty()
+    values["extensions"] = extension_options(args)
     return TrainConfig(**{**values, **overrides})
 
 

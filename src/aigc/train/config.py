@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aigc.core.device import PRECISIONS
 from aigc.core.errors import BadInputError
@@ -38,6 +39,8 @@ class TrainConfig:
     progress: bool = True
     time_limit_s: float | None = None  # stop (with a checkpoint) after this much training time
     time_limit_clock: str = "wall"  # "wall" (elapsed seconds) or "cpu" (this process's CPU seconds)
+    # training extensions (aigc.train.extensions): name -> JSON options, e.g. {"dp": {"epsilon": 3.0}}
+    extensions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         checks = [
@@ -58,6 +61,8 @@ class TrainConfig:
             (self.time_limit_clock in TIME_CLOCKS,
              f"time_limit_clock must be one of {TIME_CLOCKS}, got {self.time_limit_clock!r}"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
+            (isinstance(self.extensions, dict) and all(isinstance(v, dict) for v in self.extensions.values()),
+             f"extensions must map names to option dicts, got {self.extensions!r}"),
         ]
         for ok, message in checks:
             if not ok:

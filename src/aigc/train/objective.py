@@ -12,7 +12,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom"]
+__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies"]
 
 
 class NetworksObjective:
@@ -73,3 +73,14 @@ class InitFrom(Protocol):
     """Starts from another model directory's weights (e.g. SRGAN from SRResNet)."""
 
     def init_from(self, path: str) -> None: ...
+
+
+@runtime_checkable
+class Classifies(Protocol):
+    """A classifier: ``logits(nets, batch[input_key])`` scores the classes of ``batch[label_key]``.
+    Tools (adversarial attacks and training, membership audits, attributions) find classifiers by it."""
+
+    input_key: str
+    label_key: str
+
+    def logits(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor: ...

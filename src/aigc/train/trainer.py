@@ -24,6 +24,7 @@ from aigc import __version__
 from aigc.core.atomic import atomic_write_json
 from aigc.core.config import config_diff, config_to_dict
 from aigc.core.device import autocast, check_precision, select_device
+from aigc.core import progress
 from aigc.core.errors import AigcError, BadInputError, NonFiniteLossError
 from aigc.core.modeldir import (
     CONFIG_NAME,
@@ -38,14 +39,19 @@ from aigc.train.batcher import Batcher
 from aigc.train.config import TrainConfig, lr_factor
 from aigc.train.distributed import DistInfo, barrier, init_distributed, sync_max
 from aigc.train.ema import EMA
+from aigc.train.extensions import build_extensions
 from aigc.train.logging import MetricsLog, save_preview
 from aigc.train.objective import Diagnoses, Samples
 
-__all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted"]
+__all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted", "TrainingCancelled"]
 
 
 class TrainingInterrupted(AigcError):
     """Raised after Ctrl-C once the current step finished and a checkpoint was written."""
+
+
+class TrainingCancelled(TrainingInterrupted, progress.Cancelled):
+    """Raised when a progress reporter asked to stop; the current step finished and was checkpointed."""
 
 
 class Objective(Protocol):
@@ -103,7 +109,12 @@ class Trainer:
         self.generator = make_generator(config.seed * 7919 + self.dist.rank, device)
         self.raw = {k: v.to(device) for k, v in objective.networks().items()}
         self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
+        self.extensions = build_extensions(config.extensions)
+        for ext in self.extensions:
+            ext.prepare(self)
         self.optimizers = objective.configure_optimizers(self.raw, config.lr)
+        for ext in self.extensions:
+            ext.after_optimizers(self)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -123,7 +134,10 @@ class Trainer:
         return DDP(net, device_ids=ids)
 
     def _config(self) -> dict[str, Any]:
-        return {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
+        out = {"aigc_version": __version__, **self.meta, "train": config_to_dict(self.config)}
+        if self.extensions:
+            out["extensions"] = {ext.name: ext.describe() for ext in self.extensions}
+        return out
 
     def _check_config(self) -> None:
         """Refuse an ``out_dir`` holding another model, before anything is written."""
@@ -201,6 +215,8 @@ class Trainer:
             ctx.last_micro = micro == self.config.accumulate - 1
             ctx.optimized = set()
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batcher.next().items()}
+            for ext in self.extensions:
+                batch = ext.transform_batch(self, batch, ctx)
             with self._no_sync(ctx.last_micro), autocast(self.device, self.config.precision):
                 out = self.objective.training_step(self.nets, batch, ctx)
             if not ctx.optimized:
@@ -261,7 +277,7 @@ class Trainer:
             save_weights(folder / "optim.safetensors", optim_tensors)
         state = {"step": self.step, "optimizers": optim_meta, "batcher": batcher.state_dict(),
                  "scaler": {k: v for k, v in self.scaler.state_dict().items()},
-                 "world": self.dist.world}
+                 "world": self.dist.world, "extensions": {e.name: e.state_dict() for e in self.extensions}}
         atomic_write_json(folder / "state.json", state)
 
     def _load_checkpoint(self, batcher: Batcher) -> None:
@@ -283,6 +299,9 @@ class Trainer:
         batcher.load_state_dict(state["batcher"])
         ckpt.set_rng_state(rng, self.generator)
         self.step = int(state["step"])
+        stored = state.get("extensions", {})
+        for ext in self.extensions:
+            ext.load_state_dict(stored.get(ext.name, {}))
         self._verify_weights(path)
 
     def _verify_weights(self, checkpoint: Path) -> None:
@@ -324,7 +343,9 @@ class Trainer:
     def fit(self, data: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         """Run until ``config.steps`` optimizer steps; return a summary."""
         cfg = self.config
-        batcher = Batcher(data, cfg.batch_size, seed=cfg.seed, rank=self.dist.rank, world=self.dist.world)
+        batcher = next((b for ext in self.extensions if (b := ext.make_batcher(self, data)) is not None), None)
+        if batcher is None:
+            batcher = Batcher(data, cfg.batch_size, seed=cfg.seed, rank=self.dist.rank, world=self.dist.world)
         if self.dist.is_main:
             self._check_config()
         barrier(self.dist)
@@ -352,14 +373,20 @@ class Trainer:
             while self.step < cfg.steps and stopped is None:
                 logs = self._train_step(batcher, ctx)
                 self._after_step(logs, log, bar, batcher)
+                reason = next((r for ext in self.extensions if (r := ext.after_step(self, logs))), None)
+                elapsed = time.perf_counter() - start
+                progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed,
+                                eta_s=elapsed / (self.step - first) * (cfg.steps - self.step))
                 out_of_time = cfg.time_limit_s is not None and clock() - clock_start >= cfg.time_limit_s
-                code = sync_max(self.dist, 2 if self._stop_requested else 1 if out_of_time else 0)
-                if code == 2:
+                cancelled = self.dist.is_main and _cancel_requested()
+                code = sync_max(self.dist, 3 if cancelled else 2 if self._stop_requested
+                                else 1 if (out_of_time or reason) else 0)
+                if code >= 2:
                     self.save_checkpoint(batcher)
-                    raise TrainingInterrupted(
-                        f"interrupted at step {self.step}; checkpoint saved in {self.out_dir}. "
-                        f"Continue with --resume")
-                stopped = "time limit" if code == 1 else None
+                    error = TrainingCancelled if code == 3 else TrainingInterrupted
+                    raise error(f"{'cancelled' if code == 3 else 'interrupted'} at step {self.step}; checkpoint "
+                                f"saved in {self.out_dir}. Continue with --resume")
+                stopped = (reason or "time limit") if code == 1 else None
         if self.step > first or not (self.out_dir / WEIGHTS_NAME).exists():
             self.save_checkpoint(batcher)
             self._sample()
@@ -381,6 +408,7 @@ class Trainer:
             bar.update(1)
         if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
             self.save_checkpoint(batcher)
+            progress.report("checkpoint", self.step, cfg.steps, path=str(self.out_dir))
         if cfg.sample_every and self.step % cfg.sample_every == 0 and self.step < cfg.steps:
             self._sample()
 
@@ -419,7 +447,16 @@ class Trainer:
         with self._evaluating() as nets:
             images = self.preview(nets, make_generator(self.config.seed, self.device))
         if images is not None:
-            save_preview(images, self.out_dir / "samples", self.step)
+            path = save_preview(images, self.out_dir / "samples", self.step)
+            progress.report("preview", self.step, self.config.steps, path=str(path))
+
+
+def _cancel_requested() -> bool:
+    try:
+        progress.check_cancelled("training")
+    except progress.Cancelled:
+        return True
+    return False
 
 
 def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:

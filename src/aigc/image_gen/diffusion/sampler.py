@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from aigc.core import progress
 from aigc.core.errors import BadInputError
 from aigc.data.transforms import from_signed, to_signed
 from aigc.image_gen.diffusion.schedule import NoiseSchedule
@@ -66,6 +67,8 @@ class DiffusionSampler:
         """DDIM (eta = 0) from x_T (B, C, S, S) to x_0 in [-1, 1]; ``known`` = (x0, mask) inpaints."""
         ts = self.schedule.sampling_timesteps(steps)
         for i, t_int in enumerate(ts):
+            progress.check_cancelled("sampling")
+            progress.report("denoise", i + 1, len(ts))
             if bar is not None:
                 bar.update(1)
             t = torch.full((x.shape[0],), t_int, dtype=torch.long, device=x.device)
