@@ -38,6 +38,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=None, help="als confidence weight of an interaction")
     g.add_argument("--min-rating", type=float, default=None,
                    help="implicit models: ratings >= this count as interactions (default: all)")
+    g.add_argument("--encoder", default=None, metavar="DIR",
+                   help="content, hybrid: embed item text with this local sentence-embedding model (a Hugging "
+                        "Face directory, e.g. all-MiniLM-L6-v2 saved with save_pretrained; needs transformers) "
+                        "instead of TF-IDF")
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:

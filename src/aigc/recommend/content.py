@@ -2,6 +2,9 @@
 
 - ``ContentTFIDF``: TF-IDF item vectors (scikit-learn); a user's profile is the sum of the vectors of
   the items they rated, weighted by the rating minus the user's mean; scores are cosine similarities.
+- Either can read item text through a local sentence-embedding model instead of TF-IDF
+  (``encoder``: a Hugging Face encoder directory, e.g. a sentence-transformers model saved with
+  ``save_pretrained``): mean-pooled, L2-normalised token states, as sentence-transformers computes them.
 - ``Hybrid``: a biased factor model (SVD) whose item factors and biases are also regressed on the
   TF-IDF features (ridge). A new item with only a description gets its factors from the regression,
   so it is recommendable at once to the users whose factors match it (cold start for freshly
@@ -21,7 +24,8 @@ from aigc.data.ratings import Ratings
 from aigc.recommend.base import Recommender
 from aigc.recommend.mf import SVD, SVDConfig
 
-__all__ = ["ContentConfig", "ContentTFIDF", "Hybrid", "HybridConfig", "TextFeatures"]
+__all__ = ["ContentConfig", "ContentTFIDF", "Hybrid", "HybridConfig", "SentenceEncoder", "TextFeatures",
+           "text_features"]
 
 
 class TextFeatures:
@@ -55,6 +59,59 @@ class TextFeatures:
         return vec.transform(texts).tocsr()
 
 
+class SentenceEncoder:
+    """Sentence embeddings from a local Hugging Face encoder directory (needs ``transformers``): the
+    token states averaged over the attention mask and L2-normalised (sentence-transformers' mean
+    pooling), as a sparse matrix so the content models treat them like TF-IDF rows."""
+
+    vocab: list[str] = []
+
+    def __init__(self, path: str, batch_size: int = 32, max_length: int = 256) -> None:
+        self.path, self.batch_size, self.max_length = path, batch_size, max_length
+        self.idf = np.zeros(0)
+        self._model: Any = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
+            from pathlib import Path
+
+            if not (Path(self.path) / "config.json").is_file():
+                raise BadInputError(f"--encoder {self.path}: not a Hugging Face model directory (no config.json); "
+                                    "save one with `SentenceTransformer(name).save(DIR)` or `save_pretrained(DIR)`")
+            try:
+                from transformers import AutoModel, AutoTokenizer
+            except ImportError as exc:
+                raise BadInputError("--encoder needs the transformers package: pip install transformers") from exc
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            self._model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
+        return self._tokenizer, self._model
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        import torch
+
+        tokenizer, model = self._load()
+        rows = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                  max_length=self.max_length, return_tensors="pt")
+                states = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                mean = (states * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+                rows.append(torch.nn.functional.normalize(mean, dim=1).double().numpy())
+        dense = np.concatenate(rows) if rows else np.zeros((0, 0))
+        return sp.csr_matrix(dense)
+
+    def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
+        return self.transform(texts)
+
+
+def text_features(config: Any) -> TextFeatures | SentenceEncoder:
+    """The item-text featuriser a content/hybrid config asks for."""
+    encoder = getattr(config, "encoder", None)
+    return SentenceEncoder(encoder) if encoder else TextFeatures(config.max_features)
+
+
 def _texts(train: Ratings) -> list[str]:
     return [train.item_text(i) for i in range(train.n_items)]
 
@@ -66,6 +123,7 @@ def _normalise_rows(m: np.ndarray) -> np.ndarray:
 @dataclass(kw_only=True)
 class ContentConfig:
     max_features: int = 5000
+    encoder: str | None = None  # a local sentence-embedding model directory instead of TF-IDF
 
 
 class ContentTFIDF(Recommender):
@@ -76,7 +134,7 @@ class ContentTFIDF(Recommender):
     explicit = False
 
     def _fit(self, train: Ratings, seed: int) -> None:
-        self.text = TextFeatures(self.config.max_features)
+        self.text = text_features(self.config)
         self.X = self.text.fit_transform(_texts(train))
         self._profiles(train)
 
@@ -119,7 +177,7 @@ class ContentTFIDF(Recommender):
         return out
 
     def _shared_words(self, i: int, others: np.ndarray) -> str:
-        if not others.size:
+        if not others.size or not self.text.vocab:  # sentence embeddings have no words to show
             return ""
         a, b = self.X[i].toarray().ravel(), np.asarray(self.X[others].sum(0)).ravel()
         top = np.argsort(-(a * b))[:3]
@@ -129,17 +187,18 @@ class ContentTFIDF(Recommender):
         return {"vocab": self.text.vocab}
 
     def load_meta(self, meta: dict[str, Any]) -> None:
-        self.text = TextFeatures(self.config.max_features)
+        self.text = text_features(self.config)
         self.text.vocab = list(meta["vocab"])
 
     def _state(self) -> dict[str, np.ndarray]:
         x = self.X.tocoo()
         return {"idf": self.text.idf, "x_row": x.row.astype(np.int64), "x_col": x.col.astype(np.int64),
-                "x_val": x.data, "profiles": self.profiles}
+                "x_val": x.data, "profiles": self.profiles, "x_width": np.array([self.X.shape[1]], dtype=np.int64)}
 
     def _load_state(self, a: dict[str, np.ndarray]) -> None:
         self.text.idf = a["idf"]
-        self.X = sp.csr_matrix((a["x_val"], (a["x_row"], a["x_col"])), shape=(self.n_items, a["idf"].size))
+        width = a["idf"].size or int(a["x_width"].item())
+        self.X = sp.csr_matrix((a["x_val"], (a["x_row"], a["x_col"])), shape=(self.n_items, width))
         self.profiles = a["profiles"]
 
 
@@ -147,6 +206,7 @@ class ContentTFIDF(Recommender):
 class HybridConfig(SVDConfig):
     ridge: float = 1.0  # L2 penalty of the text -> (factors, bias) regression
     max_features: int = 5000
+    encoder: str | None = None  # a local sentence-embedding model directory instead of TF-IDF
     min_ratings: int = 5  # items with fewer training ratings use the content factors
 
 
@@ -159,7 +219,7 @@ class Hybrid(SVD):
 
     def _fit(self, train: Ratings, seed: int) -> None:
         super()._fit(train, seed)
-        self.text = TextFeatures(self.config.max_features)
+        self.text = text_features(self.config)
         x = self.text.fit_transform(_texts(train))
         counts = np.bincount(train.items, minlength=self.n_items)
         fit_on = counts >= self.config.min_ratings
@@ -189,7 +249,7 @@ class Hybrid(SVD):
         return {"vocab": self.text.vocab}
 
     def load_meta(self, meta: dict[str, Any]) -> None:
-        self.text = TextFeatures(self.config.max_features)
+        self.text = text_features(self.config)
         self.text.vocab = list(meta["vocab"])
 
     def _state(self) -> dict[str, np.ndarray]:

@@ -27,7 +27,8 @@ __all__ = ["IDS_NAME", "RecommendSettings", "algorithm_params", "fit_model", "sa
 TASK = "recommend"
 IDS_NAME = "ids.json"
 # settings field -> the algorithm config field it sets (None: leave the algorithm's default)
-MODEL_FLAGS = ("factors", "epochs", "reg", "k", "similarity", "user_based", "alpha", "min_rating", "shrinkage")
+MODEL_FLAGS = ("factors", "epochs", "reg", "k", "similarity", "user_based", "alpha", "min_rating", "shrinkage",
+               "encoder")
 
 
 @dataclass(kw_only=True)
@@ -48,6 +49,7 @@ class RecommendSettings:
     alpha: float | None = None
     min_rating: float | None = None
     shrinkage: float | None = None
+    encoder: str | None = None  # content/hybrid: a local sentence-embedding model directory
 
 
 def algorithm_params(settings: RecommendSettings, config: Any = None) -> dict[str, Any]:
