@@ -36,6 +36,9 @@ def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema:
     model_cfg = config_from_dict(cls.config_class, config.get("model", {}))
     objective = cls(model_cfg)
     weights = load_weights(path / WEIGHTS_NAME)
+    hooks = load_hooks(config)  # issue 19: LoRA / int8 directories rebuild their layers first
+    for hook in hooks:
+        hook.before_load(objective.networks(), config)
     nets = {}
     for name, net in objective.networks().items():
         ema = split_prefix(weights, f"ema.{name}")
@@ -47,7 +50,23 @@ def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema:
         except RuntimeError as exc:
             raise BadInputError(f"{path / WEIGHTS_NAME}: weights do not fit {name!r} ({exc})") from exc
         nets[name] = net.to(device).eval()
+    for hook in hooks:
+        nets = hook.after_load(nets, config)
     return objective, nets, config
+
+
+def load_hooks(config: dict) -> list[Any]:
+    """Objects with ``before_load(networks, config)`` (rebuild layers so the stored weights load
+    strictly) and ``after_load(nets, config) -> nets``, named ``"module:attr"`` by config.json under
+    ``"load_hooks"`` (written by ``aigc compress``) or ``"extensions": {name: {"load_hook": ...}}``
+    (written by a training extension such as LoRA). Issue 19."""
+    targets = list(config.get("load_hooks") or [])
+    targets += [ext["load_hook"] for ext in (config.get("extensions") or {}).values()
+                if isinstance(ext, dict) and ext.get("load_hook")]
+    bad = [t for t in targets if not (isinstance(t, str) and t.startswith("aigc."))]
+    if bad:  # config.json may come from anywhere: only aigc's own hooks are imported
+        raise BadInputError(f"config.json names load hooks outside aigc: {bad}; refusing to import them")
+    return [resolve(t) for t in targets]
 
 
 class Pipeline:

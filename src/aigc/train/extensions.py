@@ -27,6 +27,8 @@ __all__ = ["EXTENSIONS", "TrainExtension", "build_extensions", "add_extension_ar
 
 # name -> "module:attr" of the extension's CLI/factory object, imported when used
 EXTENSIONS: dict[str, str] = {
+    "transfer": "aigc.tools.transfer.extension:TRANSFER",
+    "augment": "aigc.data.augment.extension:AUGMENT",
 }
 
 
@@ -36,8 +38,8 @@ class TrainExtension:
     name = ""
 
     def prepare(self, trainer: "Trainer") -> None:
-        """After the networks are on the device, before optimizers exist: may replace modules in
-        ``trainer.raw[name]`` (then also ``trainer.nets[name]``)."""
+        """After the networks are on the device, before DDP, EMA and optimizers see them: may
+        replace modules in ``trainer.raw[name]``."""
 
     def after_optimizers(self, trainer: "Trainer") -> None:
         """May wrap ``trainer.optimizers[name]`` and ``trainer.nets[name]``."""

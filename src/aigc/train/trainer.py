@@ -108,10 +108,11 @@ class Trainer:
         self.device = device
         self.generator = make_generator(config.seed * 7919 + self.dist.rank, device)
         self.raw = {k: v.to(device) for k, v in objective.networks().items()}
-        self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
+        self.nets = dict(self.raw)
         self.extensions = build_extensions(config.extensions)
-        for ext in self.extensions:
+        for ext in self.extensions:  # before DDP and EMA see the networks (LoRA, BatchNorm -> GroupNorm)
             ext.prepare(self)
+        self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
         self.optimizers = objective.configure_optimizers(self.raw, config.lr)
         for ext in self.extensions:
             ext.after_optimizers(self)

@@ -1,0 +1,92 @@
+"""Compression: int8/fp16/pruned models load with aigc.load, match the original within the format's
+error, and the quality gate refuses with one line (writing nothing)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import aigc
+from aigc.cli import main
+from aigc.core.errors import BadInputError
+from aigc.tools.compress.core import compress
+from aigc.tools.compress.quantize import (
+    Int8Linear,
+    prune_magnitude,
+    quantize_int8,
+    to_dynamic,
+)
+
+TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
+        "of foolishness, it was the epoch of belief, it was the epoch of incredulity. ") * 8
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gpt")
+    (root / "train.txt").write_text(TEXT, encoding="utf-8")
+    (root / "val.txt").write_text(TEXT[:400], encoding="utf-8")
+    out = root / "model"
+    assert main(["train", "text", "--arch", "gpt", "--data", str(root / "train.txt"), "--tokenizer", "char",
+                 "--context", "32", "--layers", "2", "--heads", "2", "--embed", "64", "--steps", "30",
+                 "--batch-size", "8", "--lr", "3e-3", "--no-progress", "--out", str(out)]) == 0
+    return out, root / "val.txt"
+
+
+def test_int8_linear_matches_reference_quantisation():
+    torch.manual_seed(0)
+    lin, x = nn.Linear(32, 16), torch.randn(5, 32)
+    q = Int8Linear.from_linear(lin)
+    scale = lin.weight.abs().amax(1, keepdim=True) / 127  # symmetric per-channel, closed form
+    ref = torch.round(lin.weight / scale).clamp(-127, 127) * scale
+    assert torch.allclose(q.dequantized(), ref, atol=1e-7)
+    assert torch.allclose(q(x), x @ ref.T + lin.bias, atol=1e-5)
+    net = nn.Sequential(q)
+    dyn_out = (to_dynamic(net), net(x))[1]  # fbgemm also quantises activations: a small extra error
+    assert (dyn_out - q(x)).abs().max() < 0.05 * q(x).abs().max()
+
+
+def test_prune_zeroes_the_smallest():
+    torch.manual_seed(0)
+    lin = nn.Linear(20, 10)
+    w = lin.weight.detach().clone()
+    sparsity = prune_magnitude(nn.Sequential(lin), 0.5)
+    assert sparsity == {"0": 0.5}
+    kept = lin.weight != 0
+    assert w.abs()[kept].min() >= w.abs()[~kept].max()
+    assert quantize_int8(nn.Sequential(nn.Linear(3, 3))) == ["0"]
+
+
+@pytest.mark.parametrize("mode", ["int8", "fp16"])
+def test_compressed_text_model_loads_and_passes_gate(text_model, tmp_path, mode):
+    model, val = text_model
+    report = compress(model, tmp_path / mode, quantize=mode, max_quality_loss=0.05, eval_data=str(val))
+    assert report["size_ratio"] > (1.9 if mode == "fp16" else 2.5)
+    assert abs(report["quality_loss"]) < 0.05
+    pipe, orig = aigc.load(str(tmp_path / mode), device="cpu"), aigc.load(str(model), device="cpu")
+    if mode == "int8":
+        kinds = {type(m).__name__ for m in pipe.nets["model"].modules()}
+        assert "Linear" in kinds and any("dynamic" in type(m).__module__ for m in pipe.nets["model"].modules())
+    ids = torch.tensor([pipe.tokenizer.encode(TEXT[:32])])
+    with torch.no_grad():
+        a, b = pipe.objective.logits(pipe.nets["model"], ids), orig.objective.logits(orig.nets["model"], ids)
+    assert (a - b).abs().max() < 0.1 * b.abs().max()
+    assert pipe.generate("It was", max_tokens=5, seed=0)  # serves like any model directory
+    config = json.loads((tmp_path / mode / "config.json").read_text())
+    assert config["compression"]["quantize"] == mode and (tmp_path / mode / "tokenizer.json").is_file()
+
+
+def test_gate_refuses_with_one_line(text_model, tmp_path, capsys):
+    model, val = text_model
+    with pytest.raises(BadInputError, match="exceeds --max-quality-loss"):
+        compress(model, tmp_path / "pruned", prune=0.9, max_quality_loss=0.001, eval_data=str(val))
+    assert not (tmp_path / "pruned").exists() and not list(tmp_path.glob(".pruned*"))
+    code = main(["compress", str(model), "--prune", "0.9", "--eval-data", str(val), "--max-quality-loss", "0.1%",
+                 "--out", str(tmp_path / "p2")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "refused" in err
+    assert main(["compress", str(model), "--out", str(tmp_path / "p3")]) == 2
+    assert "nothing to do" in capsys.readouterr().err
