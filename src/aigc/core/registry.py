@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "music": "aigc.music.task:TASK",
     "video": "aigc.video.task:TASK",
     "audio": "aigc.audio.task:TASK",
+    "classify": "aigc.classify.task:TASK",
 }
 
 

@@ -29,6 +29,8 @@ __all__ = ["EXTENSIONS", "TrainExtension", "build_extensions", "add_extension_ar
 EXTENSIONS: dict[str, str] = {
     "transfer": "aigc.tools.transfer.extension:TRANSFER",
     "augment": "aigc.data.augment.extension:AUGMENT",
+    "dp": "aigc.tools.privacy.dp_spec:SPEC",
+    "adversarial": "aigc.tools.robust.adversarial_spec:SPEC",
 }
 
 

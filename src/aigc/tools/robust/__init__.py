@@ -1,0 +1,1 @@
+"""Robustness tools: adversarial attacks, adversarial training and robustness audits of any classifier."""
