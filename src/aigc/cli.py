@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluate outputs with trusted metrics", "aigc.cli_commands:add_eval"),
     "metrics": ("metric tooling: train domain feature extractors", "aigc.cli_commands:add_metrics"),
     "audit": ("audit a model: adversarial robustness, membership privacy", "aigc.tools.audit_cli:add_audit"),
+    "serve": ("the studio: HTTP API and web UI for every task, with a job queue", "aigc.serve.cli:add_serve"),
     "data": ("dataset tooling: clean a dataset (SRC is never changed)", "aigc.data.clean.cli:add_data"),
     "compress": ("quantise or prune a model into a new model directory, behind a quality gate",
                  "aigc.tools.compress.cli:add_compress"),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -21,7 +23,23 @@ from aigc.core.modeldir import (
 )
 from aigc.core.registry import TASKS, architecture, resolve, task
 
-__all__ = ["Pipeline", "load_pipeline", "load_objective"]
+__all__ = ["Pipeline", "load_pipeline", "load_objective", "providing"]
+
+# who hands out loaded Pipelines in this context: the studio keeps models loaded (and batches
+# concurrent requests) while the tasks' own command code still calls aigc.load — one code path
+_provider: contextvars.ContextVar[Callable[[Any, Any], Any] | None] = contextvars.ContextVar(
+    "aigc_pipeline_provider", default=None)
+
+
+@contextlib.contextmanager
+def providing(provider: Callable[[Any, Any], Any] | None) -> Iterator[None]:
+    """Inside this block ``aigc.load(path, device=...)`` first asks ``provider(path, device)``; a
+    Pipeline it returns is used as is, None falls back to loading from disk."""
+    token = _provider.set(provider)
+    try:
+        yield
+    finally:
+        _provider.reset(token)
 
 
 def load_objective(path: str | os.PathLike, device: torch.device, *, prefer_ema: bool = True) -> tuple[Any, dict, dict]:
@@ -105,6 +123,9 @@ class Pipeline:
 
 def load_pipeline(path: str | os.PathLike, *, device: str = "auto") -> Any:
     """``aigc.load``: read config.json, pick the task's Pipeline from the registry, load it."""
+    provider = _provider.get()
+    if provider is not None and (pipe := provider(path, device)) is not None:
+        return pipe
     config = read_config(path)
     name = config["task"]
     if name not in TASKS:

@@ -1,0 +1,149 @@
+"""Dynamic batching: concurrent generate requests for one model run as one batch, each keeping its seed.
+
+A request alone runs ``pipeline.generate(n, seed=s)``, whose sampler draws its noise (and labels)
+from one generator seeded with ``s``, ``n`` rows at a time. A batch runs ``generate(sum n)`` once,
+under :class:`SplitRandom`: every random draw that takes a generator is replaced by the
+concatenation of each request's own draw of its own rows from its own generator, in the same order
+as alone. The networks then see exactly the noise each request would have seen alone, and work row
+by row (eval mode), so each request gets the output it would get alone — the tests compare bytes.
+A draw whose first dimension is not the batch's size (a sampler that draws per batch, not per row)
+raises :class:`NotSplittable`, and the requests then run one by one.
+
+The first request of a batch waits at most ``wait_s`` (<= 10 ms) for company, or until ``max_batch``
+requests are there; one batch runs at a time per model, and requests arriving meanwhile form the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+__all__ = ["DynamicBatcher", "NotSplittable", "Request", "SplitRandom"]
+
+_DRAWS = {torch.randn: "size", torch.rand: "size", torch.randint: "randint", torch.randn_like: "like",
+          torch.rand_like: "like", torch.randint_like: "like", torch.normal: "normal"}
+
+
+class NotSplittable(RuntimeError):
+    """A random draw of a batch could not be split into the requests' own draws."""
+
+
+class SplitRandom(TorchFunctionMode):
+    """Inside this mode, seeded draws of ``sum(sizes)`` rows come from ``generators``, ``sizes[i]``
+    rows each, instead of from the generator the code passed."""
+
+    def __init__(self, generators: Sequence[torch.Generator], sizes: Sequence[int]) -> None:
+        super().__init__()
+        self.generators, self.sizes = list(generators), list(sizes)
+        self.total = sum(self.sizes)
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if kwargs.get("generator") is None or func not in _DRAWS:
+            if kwargs.get("generator") is not None:
+                raise NotSplittable(f"{getattr(func, '__name__', func)} with a generator is not splittable")
+            return func(*args, **kwargs)
+        parts = [func(*self._rows(func, args, n), **{**kwargs, "generator": g})
+                 for g, n in zip(self.generators, self.sizes)]
+        return torch.cat(parts)
+
+    def _rows(self, func: Any, args: tuple, n: int) -> tuple:
+        """``args`` of ``func`` asking for ``n`` rows instead of the batch's total."""
+        kind = _DRAWS[func]
+        if kind == "size":
+            size = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)) else args
+            return (self._check(tuple(size), n),)
+        if kind == "randint":
+            *bounds, size = args
+            return (*bounds, self._check(tuple(size), n))
+        raise NotSplittable(f"{func.__name__} draws are not split by request")
+
+    def _check(self, size: tuple, n: int) -> tuple:
+        if not size or size[0] != self.total:
+            raise NotSplittable(f"a draw of shape {size} is not one row per sample of the batch ({self.total})")
+        return (n, *size[1:])
+
+
+@dataclass
+class Request:
+    """One request of a batch: its size ``n``, ``seed`` and, once run, its ``result`` or ``error``."""
+
+    n: int
+    seed: int
+    result: Any = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class DynamicBatcher:
+    """Gathers requests sharing one key (model + parameters other than n and seed) into batches.
+
+    ``run_batch(requests)`` runs the whole batch and sets each request's ``result``; when it raises
+    :class:`NotSplittable`, ``run_one(request)`` runs each request alone.
+    """
+
+    def __init__(self, run_batch: Callable[[list[Request]], None], run_one: Callable[[Request], None], *,
+                 max_batch: int = 32, wait_s: float = 0.005, record: list[int] | None = None) -> None:
+        self.run_batch, self.run_one = run_batch, run_one
+        self.max_batch, self.wait_s = max_batch, wait_s
+        self._pending: list[Request] = []
+        self._cond = threading.Condition()
+        self._leader = False
+        self.batches: list[int] = record if record is not None else []  # sizes of the batches run
+
+    def submit(self, request: Request) -> Any:
+        """Run ``request`` (in a batch when others come within the wait) and return its result."""
+        with self._cond:
+            self._pending.append(request)
+            self._cond.notify_all()
+            lead = not self._leader
+            if lead:
+                self._leader = True
+        if lead:
+            self._lead()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _lead(self) -> None:
+        """Wait (bounded) for company, run batches until nothing is pending, then step down."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._pending) >= self.max_batch, timeout=self.wait_s)
+        while True:
+            with self._cond:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                if not batch:
+                    self._leader = False
+                    return
+            self._run(batch)
+
+    def _run_alone(self, request: Request) -> None:
+        try:
+            self.run_one(request)
+        except Exception as exc:  # noqa: BLE001 -- the error belongs to this request alone
+            request.error = exc
+
+    def _run(self, batch: list[Request]) -> None:
+        try:
+            if len(batch) == 1:
+                self.run_one(batch[0])
+            else:
+                try:
+                    self.run_batch(batch)
+                except NotSplittable:
+                    for request in batch:
+                        self._run_alone(request)
+            self.batches.append(len(batch))
+        except BaseException as exc:  # noqa: BLE001 -- every waiting request hears of the failure
+            for request in batch:
+                if request.result is None and request.error is None:
+                    request.error = exc
+        finally:
+            for request in batch:
+                request.done.set()

@@ -1,0 +1,74 @@
+"""``aigc serve`` (nothing heavy is imported until the command runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+from aigc.core.cli_args import HelpFormatter, add_device_arg, positive_int
+
+__all__ = ["add_serve"]
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    from aigc.serve.config import Limits
+
+    d = Limits()
+    g = p.add_argument_group("limits (per request, per user)")
+    g.add_argument("--max-request-bytes", type=positive_int, default=d.request_bytes, help="request body size")
+    g.add_argument("--max-pixels", type=positive_int, default=d.pixels, help="an uploaded image's width x height")
+    g.add_argument("--max-audio-seconds", type=float, default=d.audio_seconds, help="an uploaded WAV/MIDI's length")
+    g.add_argument("--max-samples", type=positive_int, default=d.samples, help="outputs per generate request (n)")
+    g.add_argument("--max-tokens", type=positive_int, default=d.tokens, help="new text tokens per request")
+    g.add_argument("--max-steps", type=positive_int, default=d.steps, help="sampling steps per request")
+    g.add_argument("--max-train-steps", type=positive_int, default=d.train_steps, help="steps per training job")
+    g.add_argument("--max-jobs-per-user", type=positive_int, default=d.jobs_per_user,
+                   help="queued + running jobs per token")
+    g.add_argument("--max-batch", type=positive_int, default=d.batch,
+                   help="generate requests gathered into one dynamic batch (1 = no batching)")
+    g.add_argument("--batch-wait-ms", type=float, default=d.batch_wait_ms,
+                   help="how long a batch waits for more requests (0-10 ms)")
+
+
+def _limits(args: argparse.Namespace):
+    from aigc.serve.config import Limits
+
+    return Limits(request_bytes=args.max_request_bytes, pixels=args.max_pixels,
+                  audio_seconds=args.max_audio_seconds, samples=args.max_samples, tokens=args.max_tokens,
+                  steps=args.max_steps, train_steps=args.max_train_steps, jobs_per_user=args.max_jobs_per_user,
+                  batch=args.max_batch, batch_wait_ms=args.batch_wait_ms)
+
+
+def add_serve(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
+    p = subparsers.add_parser(
+        "serve", help="the studio: HTTP API and web UI for every task, with a job queue",
+        formatter_class=HelpFormatter,
+        description="Serve the model directories in --models over HTTP: a web UI at /, the API under /api/ "
+                    "(OpenAPI at /docs), a job queue for training, generation and evaluation. Binds to "
+                    "127.0.0.1; another --host needs --token (or AIGC_TOKEN). Example: aigc serve --models runs "
+                    "--port 8000")
+    p.add_argument("--models", default="runs", help="folder holding model directories (training jobs write here)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (non-loopback needs --token)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port")
+    p.add_argument("--token", action="append", default=None, metavar="T",
+                   help="require 'Authorization: Bearer T' (repeat for several users; default $AIGC_TOKEN)")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="allow browser calls from this origin (off by default)")
+    p.add_argument("--state", default=None, metavar="DIR", help="job database, uploads, outputs (default MODELS/.studio)")
+    p.add_argument("--workers", type=positive_int, default=1, help="in-process job workers")
+    add_device_arg(p, "where models run")
+    _add_limits(p)
+    p.set_defaults(func=run_serve)
+
+
+def _config(args: argparse.Namespace, **extra):
+    from aigc.serve.config import ServeConfig
+
+    return ServeConfig(models=args.models, tokens=ServeConfig.tokens_from(getattr(args, "token", None)),
+                       state=args.state, device=args.device, limits=_limits(args), **extra)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from aigc.serve.server import serve
+
+    serve(_config(args, host=args.host, port=args.port, cors=tuple(args.cors), workers=args.workers))
+    return 0

@@ -1,0 +1,181 @@
+"""Generate requests: the CLI's command for every task, a dynamic-batching fast path for image
+models, and token streaming for models that stream.
+
+- Any task: the request's parameters become ``aigc generate DIR ...`` (or a model command such as
+  ``inpaint``), parsed by the task's own ``generate_parser`` and run by its own function into a
+  fresh output folder — byte for byte what the command line writes.
+- Models whose Pipeline has ``generate(n, seed, ...)`` (images, clips): the same command runs, but
+  its ``aigc.load`` (through ``aigc.core.pipeline.providing``) gets the studio's loaded Pipeline
+  whose ``generate`` joins a dynamic batch of concurrent requests with the same other options
+  (:mod:`aigc.serve.batching`); saving and the recipe stay the task's own code, so a batched file is
+  the file the command line writes (the tests compare bytes).
+- Streaming: a Pipeline with ``stream(prompt, **params)`` (text) yields its pieces over SSE.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from aigc.core.errors import BadInputError
+from aigc.serve.batching import DynamicBatcher, Request, SplitRandom
+from aigc.serve.commands import OUT_SUFFIX, Resolver, check_limits, generate_command
+
+__all__ = ["Generator"]
+
+
+class Generator:
+    """Runs generate requests for the models of a :class:`~aigc.serve.store.ModelStore`."""
+
+    def __init__(self, store: Any, outputs: Path, resolver: Resolver, limits: Any, device: str, *,
+                 batching: bool = True) -> None:
+        self.store, self.outputs, self.resolver = store, outputs, resolver
+        self.limits, self.device, self.batching = limits, device, batching
+        self._pipes: dict[str, tuple[float, Any]] = {}
+        self._batchers: dict[tuple, DynamicBatcher] = {}
+        self._lock = threading.Lock()
+        self.batches: list[int] = []  # sizes of the batches run, in order (tests, benchmark)
+
+    # ------------------------------------------------------------------ the CLI's path
+    def run(self, name: str, params: Mapping[str, Any], *, command: str | None = None,
+            fmt: str | None = None) -> tuple[str, list[Path]]:
+        """Generate with model ``name``; returns (output id, files written)."""
+        from aigc.core.registry import task
+
+        model_dir = self.store.path(name)
+        t = task(self._config(model_dir)["task"])
+        out_id = uuid.uuid4().hex[:16]
+        folder = self.outputs / out_id
+        out = folder / ("out" + self._suffix(t, fmt))
+        args, _ = generate_command(t, model_dir, params, out, self.device, self.resolver, command)
+        check_limits(args, self.limits)
+        folder.mkdir(parents=True, exist_ok=True)
+        if command in (None, "generate") and self._batchable(t):
+            self._run_batched(name, model_dir.resolve(), args)
+        else:
+            args.func(args)
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise BadInputError("the command wrote no file")
+        return out_id, files
+
+    @staticmethod
+    def _config(model_dir: Path) -> dict:
+        from aigc.core.modeldir import read_config
+
+        return read_config(model_dir)
+
+    @staticmethod
+    def _suffix(t: Any, fmt: str | None) -> str:
+        media = [m for m in t.media if m in OUT_SUFFIX]
+        if fmt is not None and fmt not in media:
+            raise BadInputError(f"format {fmt!r}: {t.name} models write {', '.join(media)}")
+        return OUT_SUFFIX[fmt or (media[0] if media else "json")]
+
+    # ------------------------------------------------------------------ the batched path
+    def pipeline(self, name: str, model_dir: Path) -> Any:
+        """The loaded Pipeline of ``name``, loaded again when its weights changed."""
+        from aigc.core.modeldir import WEIGHTS_NAME
+        from aigc.core.pipeline import load_pipeline
+
+        stamp = (model_dir / WEIGHTS_NAME).stat().st_mtime_ns
+        with self._lock:
+            cached = self._pipes.get(name)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, load_pipeline(model_dir, device=self.device))
+                self._pipes[name] = cached
+            return cached[1]
+
+    def _batchable(self, t: Any) -> bool:
+        """Pipelines with ``generate(n, seed, ...)``, when ``aigc.core.pipeline.providing`` exists."""
+        import aigc.core.pipeline as core
+
+        if not hasattr(core, "providing"):
+            return False
+        from aigc.core.registry import resolve
+
+        gen = getattr(resolve(t.pipeline), "generate", None)
+        return gen is not None and list(inspect.signature(gen).parameters)[1:3] == ["n", "seed"]
+
+    def _run_batched(self, name: str, model_dir: Path, args: Any) -> None:
+        """The task's own command, whose ``aigc.load`` gets a Pipeline that batches ``generate``."""
+        from aigc.core.pipeline import providing
+
+        pipe = self.pipeline(name, model_dir)
+
+        def provide(path: Any, device: str) -> Any:
+            if Path(path).resolve() != model_dir:
+                return None
+            return _BatchingPipeline(pipe, lambda key, options: self._batcher((name, id(pipe), key), pipe, options))
+
+        with providing(provide):
+            args.func(args)
+
+    def _batcher(self, key: tuple, pipe: Any, options: dict[str, Any]) -> DynamicBatcher:
+        with self._lock:
+            batcher = self._batchers.get(key)
+            if batcher is None:
+                batcher = DynamicBatcher(
+                    lambda requests: _run_batch(pipe, requests, options),
+                    lambda request: setattr(request, "result", pipe.generate(request.n, seed=request.seed,
+                                                                                  **options)),
+                    max_batch=self.limits.batch if self.batching else 1,
+                    wait_s=self.limits.batch_wait_ms / 1000 if self.batching else 0.0, record=self.batches)
+                self._batchers[key] = batcher
+            return batcher
+
+    def batch_sizes(self) -> list[int]:
+        return list(self.batches)
+
+    # ------------------------------------------------------------------ streaming
+    def stream(self, name: str, prompt: str, params: Mapping[str, Any]) -> Iterator[str]:
+        """Pieces of text from a Pipeline that streams (``stream(prompt, **params)``)."""
+        model_dir = self.store.path(name)
+        pipe = self.pipeline(name, model_dir)
+        if not callable(getattr(pipe, "stream", None)):
+            raise BadInputError(f"model {name!r} ({pipe.task}) does not stream; call generate without stream")
+        tokens = params.get("max_tokens", 200)
+        if not isinstance(tokens, int) or tokens > self.limits.tokens:
+            raise BadInputError(f"max_tokens = {tokens!r}: give a whole number up to {self.limits.tokens}")
+        kwargs = dict(params)
+        if "stop" in kwargs:
+            kwargs["stop"] = tuple(kwargs["stop"]) if isinstance(kwargs["stop"], list) else (kwargs["stop"],)
+        return pipe.stream(prompt, **kwargs)  # the Pipeline checks the names (unknown ones: one clear error)
+
+
+def _run_batch(pipe: Any, requests: list[Request], options: dict[str, Any]) -> None:
+    from aigc.core.seed import make_generator
+
+    sizes = [r.n for r in requests]
+    with SplitRandom([make_generator(r.seed, pipe.device) for r in requests], sizes):
+        images = pipe.generate(sum(sizes), seed=0, **options)
+    for request, part in zip(requests, images.split(sizes)):
+        request.result = part
+
+
+class _BatchingPipeline:
+    """A loaded Pipeline whose ``generate(n, seed, **options)`` joins the batch of its options;
+    everything else (``save``, ``recipe``, ``label_for``, ...) is the Pipeline's own."""
+
+    def __init__(self, pipe: Any, batcher_for: Any) -> None:
+        self._pipe, self._batcher_for = pipe, batcher_for
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
+
+    def generate(self, n: int = 64, seed: int = 0, **options: Any) -> Any:
+        options.pop("progress", None)  # no bar in a server; the batch reports nothing per request
+        key = tuple(sorted((k, _hashable(v)) for k, v in options.items()))
+        return self._batcher_for(key, options).submit(Request(n=n, seed=seed))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if hasattr(value, "tolist"):
+        return tuple(value.flatten().tolist()) if getattr(value, "ndim", 0) else value.item()
+    return value
