@@ -78,7 +78,7 @@ def test_image_bytes_equal_the_pipeline_called_directly(client, models_dir, tmp_
     served = client.get(r.json()["files"][0]["url"]).content
     pipe = aigc.load(models_dir / "image-gen", device="cpu")
     out = tmp_path / "direct.png"
-    pipe.save(pipe.generate(4, seed=3), out, seed=3, n=4)
+    pipe.save(pipe.generate(4, seed=3), out, seed=3, n=4, watermark=True)  # the CLI path marks
     assert served == out.read_bytes()
 
 

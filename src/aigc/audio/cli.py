@@ -86,6 +86,7 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
     pipe = _load(model_dir, args.device)
     digits = _digits(args.digits) if args.digits else [None] * args.n
     params = {"digits": digits, "speaker": args.speaker, "steps": args.steps, "guidance": args.guidance}
+    params["watermark"] = args.watermark
     waves = pipe.generate(digits, speaker=args.speaker, seed=args.seed, steps=args.steps, guidance=args.guidance)
     out = Path(args.out)
     if out.suffix.lower() == ".wav":
@@ -151,14 +152,14 @@ def run_speak(args: argparse.Namespace) -> int:
         device = "cpu" if args.device == "auto" else args.device
         speaker = VitsSpeaker(args.model_dir, device=device)
         wave = speaker.speak(args.text, seed=args.seed)
-        speaker.save(wave, args.out, seed=args.seed, text=args.text)
+        speaker.save(wave, args.out, seed=args.seed, text=args.text, watermark=args.watermark)
         print(f"wrote {args.out} ({len(wave) / speaker.sample_rate:.2f} s)")
         return 0
     pipe = _load(args.model_dir, args.device)
     params = {"speaker": args.speaker, "steps": args.steps, "guidance": args.guidance,
               "pause_s": args.pause, "group_pause_s": args.group_pause, "crossfade_s": args.crossfade}
     wave = pipe.speak(args.text, seed=args.seed, **params)
-    pipe.save(wave, args.out, seed=args.seed, text=args.text, **params)
+    pipe.save(wave, args.out, seed=args.seed, text=args.text, watermark=args.watermark, **params)
     print(f"wrote {args.out} ({len(wave) / pipe.sample_rate:.2f} s)")
     return 0
 

@@ -14,6 +14,13 @@ The recipe is the model id (hash of config + weights), task, architecture, seed,
 parameter and the aigc version; when written by the ``aigc`` command line it also holds the command
 (``replay``) so that ``aigc replay FILE --model DIR`` can regenerate the file and compare bytes.
 Every writer is atomic; the same recipe and content give the same bytes.
+
+A model's outputs can carry an invisible watermark whose payload is the model id's prefix (``aigc
+verify FILE`` finds it): when the recipe has a ``model_id`` and ``"watermark": true`` (what every
+command with ``--no-watermark`` puts there by default) or the writer is called with
+``watermark=True``, the PNG, WAV, MIDI, GIF and MP4 writers mark the content through
+``WATERMARKERS`` and record ``"watermark": {scheme, payload, ...}`` in the recipe. Library calls
+that say nothing write the content unchanged (exact pixels for restorations and round trips).
 """
 
 from __future__ import annotations
@@ -32,12 +39,44 @@ from aigc.core.atomic import atomic_path, atomic_write_bytes
 from aigc.core.errors import BadInputError
 from aigc.core.recipe import finish_recipe, recording, replay_info
 
-__all__ = ["make_grid", "to_uint8", "save_png", "read_png_metadata", "save_wav", "save_midi", "save_gif",
+__all__ = ["make_grid", "to_uint8", "save_png", "WATERMARKERS", "watermarker", "read_png_metadata", "save_wav", "save_midi", "save_gif",
            "save_mp4", "save_text", "save_json", "read_recipe", "read_ffmpeg_metadata", "recording", "replay_info", "finish_recipe",
            "RECIPE_KEY"]
 
 RECIPE_KEY = "aigc_recipe"
 _MIDI_PREFIX = "aigc-recipe:"
+
+# medium -> "module:function"; resolved when first used, so core imports no tool at module level.
+# Media hooks: (content, model_id) -> (marked content, what to record); "text" builds the green-list
+# logits bias that aigc.text.sampling applies while sampling.
+WATERMARKERS: dict[str, str] = {
+    "image": "aigc.tools.provenance.image:embed",
+    "audio": "aigc.tools.provenance.audio:embed",
+    "midi": "aigc.tools.provenance.midi:embed",
+    "video": "aigc.tools.provenance.video:embed",
+    "text": "aigc.tools.provenance.text:GreenListBias",
+}
+
+
+def watermarker(medium: str) -> Any:
+    """The watermark hook registered for ``medium``."""
+    from aigc.core.registry import resolve
+
+    return resolve(WATERMARKERS[medium])
+
+
+def _watermark(medium: str, content: Any, recipe: Mapping[str, Any] | None,
+               watermark: bool | None) -> tuple[Any, Mapping[str, Any] | None]:
+    """Mark ``content`` when the recipe names a model and asks for it (or ``watermark=True``)."""
+    if recipe is None or "model_id" not in recipe:
+        return content, recipe
+    wanted = recipe.get("watermark") is True if watermark is None else watermark
+    if not wanted:
+        return content, recipe
+    marked, info = watermarker(medium)(content, str(recipe["model_id"]))
+    if info is None:  # the hook found the content too small (or silent) to carry a payload
+        info = {"scheme": "none", "reason": f"{medium} too small to carry a watermark"}
+    return marked, {**recipe, "watermark": info}
 
 
 def _dumps(recipe: Mapping[str, Any]) -> str:
@@ -66,16 +105,21 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def save_png(path: str | Path, array: np.ndarray, metadata: Mapping[str, Any] | None = None,
-             *, scale_to: int | None = None) -> Path:
+             *, scale_to: int | None = None, watermark: bool | None = None) -> Path:
     """Write an (H, W, C) uint8 array as PNG atomically; ``metadata`` goes into tEXt chunks.
 
     ``scale_to`` enlarges small images with nearest-neighbour so a grid of 8-px digits is visible.
+    A model's output (``model_id`` in ``metadata``) is watermarked after scaling (module docstring).
     """
     arr = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     img = Image.fromarray(arr)
     if scale_to and max(img.size) < scale_to:
         factor = -(-scale_to // max(img.size))  # round up
         img = img.resize((img.width * factor, img.height * factor), Image.NEAREST)
+    pixels = np.asarray(img)
+    marked, metadata = _watermark("image", pixels, metadata, watermark)
+    if marked is not pixels:
+        img = Image.fromarray(marked)
     info = PngImagePlugin.PngInfo()
     for key, value in finish_recipe(metadata, path).items():
         info.add_text(f"aigc:{key}", value if isinstance(value, str) else json.dumps(value))
@@ -109,13 +153,16 @@ def _decode(text: str, source: Path) -> dict[str, Any]:
     return value
 
 
-def save_wav(path: str | Path, wave: np.ndarray, sample_rate: int, recipe: Mapping[str, Any] | None = None) -> Path:
+def save_wav(path: str | Path, wave: np.ndarray, sample_rate: int, recipe: Mapping[str, Any] | None = None,
+             *, watermark: bool | None = None) -> Path:
     """Write (N,) or (N, channels) float audio in [-1, 1] as 16-bit PCM WAV, recipe in INFO/ICMT."""
     import soundfile as sf
 
     data = np.asarray(wave, dtype=np.float32)
     if data.ndim not in (1, 2) or not np.isfinite(data).all():
         raise BadInputError(f"{path}: audio must be a finite (N,) or (N, channels) array, got {data.shape}")
+    data, recipe = _watermark("audio", (data, int(sample_rate)), recipe, watermark)
+    data = data[0] if isinstance(data, tuple) else data
     path = Path(path)
     text = _dumps(finish_recipe(recipe, path))
     with atomic_path(path) as tmp:
@@ -126,7 +173,8 @@ def save_wav(path: str | Path, wave: np.ndarray, sample_rate: int, recipe: Mappi
     return path
 
 
-def save_midi(path: str | Path, midi: Any, recipe: Mapping[str, Any] | None = None) -> Path:
+def save_midi(path: str | Path, midi: Any, recipe: Mapping[str, Any] | None = None,
+              *, watermark: bool | None = None) -> Path:
     """Write a MIDI file (``bytes``, a ``mido.MidiFile`` or a ``pretty_midi.PrettyMIDI``) with the
     recipe as a text meta event at time 0 of the first track."""
     import mido
@@ -137,6 +185,7 @@ def save_midi(path: str | Path, midi: Any, recipe: Mapping[str, Any] | None = No
         midi = buf.getvalue()
     if isinstance(midi, (bytes, bytearray)):
         midi = mido.MidiFile(file=io.BytesIO(bytes(midi)))
+    midi, recipe = _watermark("midi", midi, recipe, watermark)
     path = Path(path)
     track = midi.tracks[0]
     track[:] = [m for m in track if not (m.is_meta and m.type == "text" and m.text.startswith(_MIDI_PREFIX))]
@@ -159,13 +208,14 @@ def _frames_uint8(frames: Any) -> np.ndarray:
 
 
 def save_gif(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[str, Any] | None = None,
-             *, scale: int = 1) -> Path:
+             *, scale: int = 1, watermark: bool | None = None) -> Path:
     """Write (T, H, W[, 3]) frames (uint8, or floats in [0, 1]) as a looping GIF, recipe in its
     comment. ``scale`` enlarges small frames (nearest neighbour) so they can be seen."""
     arr = _frames_uint8(frames)
-    images = [Image.fromarray(f) for f in arr]
     if scale > 1:
-        images = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in images]
+        arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)  # nearest neighbour
+    arr, recipe = _watermark("video", arr, recipe, watermark)
+    images = [Image.fromarray(f) for f in arr]
     path = Path(path)
     comment = _dumps(finish_recipe(recipe, path)).encode("ascii")
     with atomic_path(path) as tmp:
@@ -175,7 +225,7 @@ def save_gif(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[st
 
 
 def save_mp4(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[str, Any] | None = None,
-             *, scale: int = 1) -> Path:
+             *, scale: int = 1, watermark: bool | None = None) -> Path:
     """Write frames as H.264 MP4 (bit-exact flags, one thread: same frames give the same bytes),
     recipe in the ``comment`` tag."""
     import imageio_ffmpeg
@@ -185,6 +235,7 @@ def save_mp4(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[st
         arr = np.repeat(arr[..., None], 3, axis=3)
     if scale > 1:
         arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
+    arr, recipe = _watermark("video", arr, recipe, watermark)
     h, w = arr.shape[1:3]
     pad_h, pad_w = (-h) % 2, (-w) % 2  # yuv420p needs even sizes
     arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")

@@ -55,6 +55,8 @@ def add_inference_args(p: argparse.ArgumentParser, *, out: str | None, out_help:
     add_device_arg(g)
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (it is also off when stderr is not a terminal)")
+    g.add_argument("--no-watermark", dest="watermark", action="store_false",
+                   help="leave out the invisible watermark (on by default; `aigc verify FILE` finds it)")
 
 
 def add_device_arg(p: Any, help: str | None = None) -> None:

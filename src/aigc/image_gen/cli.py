@@ -59,7 +59,7 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
     options = sampling_kwargs(pipe, args)
     images = pipe.generate(args.n, seed=args.seed, batch_size=args.batch_size, progress=progress_enabled(args),
                            **options)
-    paths = pipe.save(images, args.out, seed=args.seed, n=args.n,
+    paths = pipe.save(images, args.out, seed=args.seed, n=args.n, watermark=args.watermark,
                       **{k: v for k, v in options.items() if v is not None})
     print(f"wrote {len(images)} image(s) to {paths[0] if len(paths) == 1 else args.out}")
     return 0

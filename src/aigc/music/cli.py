@@ -80,7 +80,7 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
     roll = pipe.generate(bars=args.bars, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                          prompt=args.prompt, iterations=args.iterations, progress=progress_enabled(args))
     params = {"bars": args.bars, "temperature": args.temperature, "top_p": args.top_p,
-              "prompt": args.prompt, "iterations": args.iterations}
+              "prompt": args.prompt, "iterations": args.iterations, "watermark": args.watermark}
     paths = pipe.save(roll, args.out, seed=args.seed, tempo=args.tempo, png=not args.no_png,
                       wav=not args.no_wav, **params)
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({len(roll)} steps)")
@@ -118,6 +118,6 @@ def run_harmonize(args: argparse.Namespace) -> int:
                             seed=args.seed, progress=progress_enabled(args))
     paths = pipe.save(voices, args.out, seed=args.seed, tempo=args.tempo, png=not args.no_png,
                       wav=not args.no_wav, melody=str(args.melody), temperature=args.temperature,
-                      iterations=args.iterations)
+                      iterations=args.iterations, watermark=args.watermark)
     print(f"wrote {', '.join(str(p) for p in paths.values())} ({len(voices)} steps, 4 voices)")
     return 0

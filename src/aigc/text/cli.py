@@ -48,10 +48,11 @@ def _add_sampling_args(p: argparse.ArgumentParser, *, max_tokens: int, temperatu
     p.add_argument("--stop", action="append", default=[], help="stop at this string (repeatable)")
     add_seed_arg(p, "same seed, same text")
     add_device_arg(p)
+    p.add_argument("--no-watermark", dest="watermark", action="store_false", help="no green-list watermark")
 
 
 def _sampling(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("max_tokens", "temperature", "top_k", "top_p", "repetition_penalty", "stop", "seed")
+    keys = ("max_tokens", "temperature", "top_k", "top_p", "repetition_penalty", "stop", "seed", "watermark")
     out = {k: getattr(args, k) for k in keys}
     out["stop"] = tuple(out["stop"])
     for k in ("num_beams",):

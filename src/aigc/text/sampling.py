@@ -15,7 +15,7 @@ import torch
 from aigc.core import progress
 from aigc.core.errors import BadInputError
 
-__all__ = ["SamplingParams", "process_logits", "choose_tokens", "TokenSampler", "beam_search"]
+__all__ = ["SamplingParams", "process_logits", "watermark_bias", "choose_tokens", "TokenSampler", "beam_search"]
 
 MAX_NEW_TOKENS = 100_000
 
@@ -34,6 +34,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int = 0
     use_cache: bool = True
+    # green-list bias (Kirchenbauer et al. 2023) that `aigc verify` detects; the CLI turns it on
+    watermark: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -85,6 +87,15 @@ def process_logits(logits: torch.Tensor, seen: torch.Tensor | None, params: Samp
     return logits
 
 
+def watermark_bias(params: SamplingParams) -> Any:
+    """The green-list logits bias ``(logits (B, V), previous tokens (B,)) -> logits``, or None."""
+    if not params.watermark:
+        return None
+    from aigc.core.artifacts import watermarker
+
+    return watermarker("text")()
+
+
 def choose_tokens(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> torch.Tensor:
     """(B, V) processed logits -> (B,) token ids: argmax when greedy, else a multinomial draw."""
     if params.temperature == 0:
@@ -102,6 +113,7 @@ class TokenSampler:
         self.decoder, self.rows, self.params, self.generator = decoder, rows, params, generator
         self.stop_ids = sorted(stop_ids)
         self.done: torch.Tensor | None = None
+        self.bias = watermark_bias(params)
 
     def finish(self, row: int) -> None:
         if self.done is not None:
@@ -117,10 +129,13 @@ class TokenSampler:
             for i, row in enumerate(self.rows):
                 seen[i, torch.tensor(list(row), dtype=torch.long, device=device)] = True
         stops = torch.tensor(self.stop_ids, dtype=torch.long, device=device)
+        prev = torch.tensor([row[-1] if len(row) else 0 for row in self.rows], dtype=torch.long, device=device)
         for t in range(self.params.max_tokens):
             progress.check_cancelled("generation")
             progress.report("token", t + 1, self.params.max_tokens)
-            tokens = choose_tokens(process_logits(logits, seen, self.params), self.params, self.generator)
+            if self.bias is not None:
+                logits = self.bias(logits, prev)
+            tokens = prev = choose_tokens(process_logits(logits, seen, self.params), self.params, self.generator)
             is_stop = torch.isin(tokens, stops)
             new = ~self.done & ~is_stop
             self.done |= is_stop
@@ -144,8 +159,12 @@ def beam_search(decoder: Any, row: Sequence[int], params: SamplingParams, stop_i
     scores = torch.zeros(1, device=logits.device)
     seqs: list[list[int]] = [[]]
     finished: list[tuple[float, list[int]]] = []
+    bias = watermark_bias(params)
     for t in range(params.max_tokens):
         seen = _seen_mask(row, seqs, logits) if params.repetition_penalty != 1.0 else None
+        if bias is not None:
+            logits = bias(logits, torch.tensor([(list(row) + q)[-1] if (row or q) else 0 for q in seqs],
+                                               device=logits.device))
         logp = process_logits(logits, seen, dataclasses.replace(params, temperature=0, top_k=None,
                                                                  top_p=None)).log_softmax(-1)
         cand = (scores[:, None] + logp).flatten()

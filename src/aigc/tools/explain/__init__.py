@@ -1,0 +1,1 @@
+"""Explanations for any model: Captum attributions, attention maps, latent maps (``aigc explain``)."""
