@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("dataset tooling: clean a dataset (SRC is never changed)", "aigc.data.clean.cli:add_data"),
     "compress": ("quantise or prune a model into a new model directory, behind a quality gate",
                  "aigc.tools.compress.cli:add_compress"),
+    "export": ("export a model's networks to ONNX, checked against PyTorch in onnxruntime",
+               "aigc.tools.export.cli:add_export"),
+    "augment": ("write labelled synthetic samples from a class-conditional generator as an image folder",
+                "aigc.tools.augment_cli:add_augment"),
 }
 
 

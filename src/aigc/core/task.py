@@ -42,6 +42,9 @@ class Task:
       ``{ratings}`` (a user,item,rating CSV), ``{midis}`` (a folder of MIDI chorales), ``{wavs}`` (a folder of WAV clips, one sub-folder per
       label) are filled in by the test that walks
       every task through train -> run -> info -> load; a task without them fails that test).
+    - ``quality``: ``"module:fn"`` with ``fn(pipeline, data_path) -> float``, the task's quality
+      figure on held-out data, lower is better (``aigc compress`` gates on it); ``"module:fn#key"``
+      takes ``key`` of a returned mapping.
     """
 
     name: str
@@ -60,6 +63,7 @@ class Task:
     demo: str | None = None
     smoke_train: tuple[str, ...] = ()
     smoke_run: tuple[str, ...] = ()
+    quality: str | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.media) - set(MEDIA))

@@ -107,6 +107,12 @@ class DenoiseObjective(NetworksObjective):
         self.config = config
         self.nets: dict[str, nn.Module] = {"net": self.net_class(config)}
 
+    def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """``aigc export``: a noisy (B, C, 16, 16) image in [0, 1]."""
+        if name != "net":
+            raise KeyError(name)
+        return (torch.rand(batch, self.config.channels, 16, 16, generator=torch.Generator().manual_seed(0)),)
+
     def clean_input(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
         if x.shape[1] != self.config.channels:

@@ -126,6 +126,12 @@ class SRObjective(NetworksObjective):
         self.config = config
         self.nets: dict[str, nn.Module] = {"net": self.net_class(config)}
 
+    def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """``aigc export``: a low-resolution (B, C, 16, 16) image in [0, 1]."""
+        if name != "net":
+            raise KeyError(name)
+        return (torch.rand(batch, self.config.channels, 16, 16, generator=torch.Generator().manual_seed(0)),)
+
     @property
     def scale(self) -> int:
         return self.config.scale

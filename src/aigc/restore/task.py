@@ -32,4 +32,5 @@ TASK = Task(
     smoke_train=("--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4", "--data", "{images}",
                  "--patch", "8", "--patches", "16", "--steps", "2", "--batch-size", "4"),
     smoke_run=("denoise", "{model}", "{image}", "{out}/clean.png"),
+    quality="aigc.restore.quality:restore_rmse",
 )

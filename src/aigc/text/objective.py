@@ -94,6 +94,20 @@ class GPTObjective(LanguageModelObjective):
     def decoder(self, nets: Mapping[str, nn.Module], *, use_cache: bool = True) -> GPTDecoder:
         return GPTDecoder(nets["model"], use_cache=use_cache)
 
+    def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """``aigc export``: (tokens (B, T), positions, key_valid (B, P+T), past keys and values
+        (L, B, H, P, D)) for the KV-cached network, with P past and T new positions."""
+        if name != "model":
+            raise KeyError(name)
+        c, g = self.config, torch.Generator().manual_seed(0)
+        past = min(2, c.context // 2)
+        new = max(1, min(3, c.context - past))
+        tokens = torch.randint(0, c.vocab_size, (batch, new), generator=g)
+        positions = torch.arange(past, past + new).expand(batch, new)
+        kv_shape = (c.layers, batch, c.heads, past, c.embed // c.heads)
+        return (tokens, positions, torch.ones(batch, past + new, dtype=torch.bool),
+                torch.randn(kv_shape, generator=g), torch.randn(kv_shape, generator=g))
+
 
 class LSTMObjective(LanguageModelObjective):
     """Objective for :class:`aigc.text.lstm.LSTMLM`."""

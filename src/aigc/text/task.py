@@ -27,4 +27,5 @@ TASK = Task(
     smoke_train=("--data", "builtin:pydoc", "--context", "16", "--layers", "1", "--heads", "2", "--embed", "16",
                  "--steps", "2", "--batch-size", "4"),
     smoke_run=("generate", "{model}", "--prompt", "The", "--max-tokens", "5", "--out", "{out}/text.txt"),
+    quality="aigc.text.evaluate:perplexity#perplexity",
 )

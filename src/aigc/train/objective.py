@@ -12,7 +12,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies"]
+__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs"]
 
 
 class NetworksObjective:
@@ -84,3 +84,15 @@ class Classifies(Protocol):
     label_key: str
 
     def logits(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class ExampleInputs(Protocol):
+    """Networks that export (``aigc export --format onnx``): ``example_inputs(name, batch)`` gives
+    example positional inputs of inference network ``name`` (raise KeyError for a network that is
+    not used at inference). A network whose forward takes a ``cache``
+    (:class:`aigc.nn.transformer.KVCache`) is exported with its cache as tensors, so its tuple is
+    ``(tokens (B, T), positions (B, T), key_valid (B, P+T) bool, past keys (L, B, H, P, D), past
+    values (L, B, H, P, D))``."""
+
+    def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]: ...

@@ -90,3 +90,43 @@ def test_gate_refuses_with_one_line(text_model, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "refused" in err
     assert main(["compress", str(model), "--out", str(tmp_path / "p3")]) == 2
     assert "nothing to do" in capsys.readouterr().err
+
+
+def test_restore_quality_comes_from_the_task_contract(tmp_path):
+    """Task.quality names restore's RMSE: fp16 passes a 1 % gate; the figure equals a direct numpy
+    computation of the same degradation; a task without a quality figure is refused by name."""
+    import numpy as np
+    from PIL import Image
+
+    from aigc.tools.compress.core import quality_metric
+    from aigc.restore.quality import restore_rmse
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+    model = tmp_path / "dn"
+    assert main(["train", "restore", "--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4",
+                 "--data", str(folder), "--patch", "8", "--patches", "8", "--steps", "2", "--batch-size", "4",
+                 "--no-progress", "--device", "cpu", "--out", str(model)]) == 0
+    fn, name = quality_metric("restore")
+    assert name == "restore_rmse" and quality_metric("image-gen") is None
+    pipe = aigc.load(str(model), device="cpu")
+    sigma = pipe.config["model"]["sigma"] / 255
+    squared = []
+    for i in range(2):  # the same noise (seed = image index), restored untiled, compared on 0-255
+        clean = np.asarray(Image.open(folder / f"{i}.png"), dtype=np.float32) / 255
+        noisy = torch.from_numpy(clean) + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(i))
+        with torch.no_grad():
+            out = pipe.nets["net"](noisy[None, None]).clamp(0, 1)[0, 0].numpy()
+        squared.append((np.round(out * 255) - clean * 255) ** 2)
+    assert abs(restore_rmse(pipe, folder) - float(np.sqrt(np.mean(squared)))) < 1e-3
+    report = compress(model, tmp_path / "fp16", quantize="fp16", max_quality_loss=0.01, eval_data=str(folder))
+    assert report["before"]["metric"] == "restore_rmse" and abs(report["quality_loss"]) < 0.01
+    gan = tmp_path / "gan"
+    assert main(["train", "image-gen", "--arch", "dcgan", "--data", "digits", "--image-size", "8", "--features", "16",
+                 "--latent-dim", "4", "--steps", "1", "--batch-size", "4", "--no-progress", "--device", "cpu",
+                 "--out", str(gan)]) == 0
+    with pytest.raises(BadInputError, match=r"\(now: [a-z, -]*restore[a-z, -]*\); 'image-gen' has none"):
+        compress(gan, tmp_path / "gan8", quantize="fp16", max_quality_loss=0.01, eval_data=str(folder))

@@ -87,6 +87,17 @@ class DDPMObjective(ClassHistogramProbe):
         self.schedule = NoiseSchedule.from_name(config.schedule_kind, config.timesteps)
         self.nets = {"unet": UNet(config.unet_config())}
 
+    def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """``aigc export``: noisy images (B, C, S, S), timesteps (B,) and, when class-conditional,
+        labels (B,) for the U-Net."""
+        if name != "unet":
+            raise KeyError(name)
+        c, g = self.config, torch.Generator().manual_seed(0)
+        x = torch.randn(batch, c.channels, c.image_size, c.image_size, generator=g)
+        t = torch.randint(0, c.timesteps, (batch,), generator=g)
+        labels = torch.randint(0, c.num_classes, (batch,), generator=g) if c.num_classes else None
+        return (x, t) if labels is None else (x, t, labels)
+
     def _train_labels(self, batch: Mapping[str, torch.Tensor], ctx) -> torch.Tensor | None:
         k = self.config.num_classes
         if not k:

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from aigc.core.lazy import lazy_exports
 
-__all__ = ["QUALITY", "compress"]
+__all__ = ["compress"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"compress": "core", "QUALITY": "core"})
+__getattr__, __dir__ = lazy_exports(__name__, {"compress": "core"})

@@ -24,7 +24,7 @@ def add_compress(subparsers: argparse._SubParsersAction, argv: list[str] | None 
         formatter_class=HelpFormatter,
         description="Write a smaller model directory that `aigc.load` and every command serve like the "
                     "original: int8 Linear layers (fast CPU kernels), fp16/bf16 weights, or magnitude pruning. "
-                    "Size and the task's quality metric (text: perplexity on --eval-data) are measured before "
+                    "Size and the task's quality metric (Task.quality on --eval-data: text perplexity, restore RMSE) are measured before "
                     "and after; --max-quality-loss refuses to write a worse model. "
                     "Example: aigc compress runs/char-gpt --quantize int8 --eval-data val.txt "
                     "--max-quality-loss 1% --out runs/char-gpt-int8")

@@ -15,25 +15,24 @@ import torch
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["QUALITY", "compress", "quality_metric"]
-
-# Task -> "module:function(pipeline, data_path) -> {"perplexity": ...}" and the figure it reports
-# (lower is better). Interim table until the Task contract carries a ``quality`` field (issue 19
-# note): resolved by name through the registry's resolver, no task is imported here.
-QUALITY: dict[str, tuple[str, str]] = {
-    "text": ("aigc.text.evaluate:perplexity", "perplexity"),
-}
+__all__ = ["compress", "quality_metric"]
 
 MODES = ("int8", "fp16", "bf16")
 
 
-def quality_metric(task: str) -> tuple[Callable[..., dict], str] | None:
-    from aigc.core.registry import resolve
+def quality_metric(task: str) -> tuple[Callable[..., float], str] | None:
+    """(``fn(pipeline, data) -> float``, figure name) from the task's ``Task.quality``, or None."""
+    from aigc.core.registry import task as registered
+    from aigc.tools.compress.quality import resolve_quality
 
-    if task not in QUALITY:
-        return None
-    target, key = QUALITY[task]
-    return resolve(target), key
+    target = registered(task).quality
+    return None if target is None else resolve_quality(target)
+
+
+def _with_quality() -> str:
+    from aigc.core.registry import tasks
+
+    return ", ".join(t.name for t in tasks() if t.quality)
 
 
 def _measure(model: str | Path, data: str | None, metric: tuple[Callable, str] | None) -> dict[str, Any]:
@@ -45,7 +44,7 @@ def _measure(model: str | Path, data: str | None, metric: tuple[Callable, str] |
         fn, key = metric
         start = time.perf_counter()
         result = fn(pipe, data)
-        out.update({"metric": key, "quality": float(result[key]), "eval_seconds": time.perf_counter() - start})
+        out.update({"metric": key, "quality": float(result), "eval_seconds": time.perf_counter() - start})
     return out
 
 
@@ -93,7 +92,7 @@ def compress(model: str | os.PathLike, out: str | os.PathLike, *, quantize: str 
 
     ``max_quality_loss`` (a fraction: 0.01 = 1 %) refuses to write a model whose task metric got
     worse by more than that, relative to the original; it needs ``eval_data`` and a task with a
-    quality metric (:data:`QUALITY`).
+    quality metric (``Task.quality``).
     """
     from aigc.core.modeldir import read_config
 
@@ -110,7 +109,7 @@ def compress(model: str | os.PathLike, out: str | os.PathLike, *, quantize: str 
     metric = quality_metric(task)
     if max_quality_loss is not None and (metric is None or eval_data is None):
         raise BadInputError(f"--max-quality-loss needs --eval-data FILE and a task with a quality metric "
-                            f"(now: {', '.join(QUALITY)}); {task!r} " + ("has none" if metric is None else "given no data"))
+                            f"(now: {_with_quality()}); {task!r} " + ("has none" if metric is None else "given no data"))
     before = _measure(model, eval_data, metric)
     tensors, record = _compressed_weights(model, quantize, prune)
     out.parent.mkdir(parents=True, exist_ok=True)
