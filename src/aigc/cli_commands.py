@@ -62,14 +62,40 @@ def run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser,
     if task_name not in registry:
         raise BadInputError(f"{args.model_dir}: a {task_name!r} model has no `{name}` command; "
                             f"`{name}` works with: {', '.join(sorted(registry)) or 'none yet'}")
+    rest, onnx = _take_option(list(args.rest), "--onnx") if name == "generate" else (args.rest, None)
     sub_parser = resolve(registry[task_name])(args.model_dir)
-    sub = sub_parser.parse_args(["--help", *args.rest] if args.help else args.rest)
-    return sub.func(sub)
+    sub = sub_parser.parse_args(["--help", *rest] if args.help else rest)
+    if onnx is None:
+        return sub.func(sub)
+    from aigc.core.pipeline import load_pipeline, providing
+
+    def provider(path: Any, device: Any) -> Any:  # the task's own code loads; its networks run in onnxruntime
+        with providing(None):
+            pipe = load_pipeline(path, device=device)
+        return resolve("aigc.tools.export.runtime:use_onnx")(pipe, onnx)
+
+    with providing(provider):
+        return sub.func(sub)
+
+
+def _take_option(rest: list[str], flag: str) -> tuple[list[str], str | None]:
+    """``rest`` without ``flag VALUE`` (or ``flag=VALUE``), and VALUE (None when absent)."""
+    for i, word in enumerate(rest):
+        if word == flag:
+            if i + 1 >= len(rest):
+                raise BadInputError(f"{flag} needs a file, e.g. {flag} model.onnx (from `aigc export`)")
+            return rest[:i] + rest[i + 2:], rest[i + 1]
+        if word.startswith(flag + "="):
+            return rest[:i] + rest[i + 1:], word.split("=", 1)[1]
+    return rest, None
 
 
 def add_generate(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
     registry = {t.name: t.generate_parser for t in tasks() if t.generate_parser}
     add_model_command(subparsers, "generate", "generate outputs from a trained model directory", registry)
+    p = subparsers.choices["generate"]
+    p.epilog = ("--onnx FILE (after DIR): run the networks exported by `aigc export DIR --format onnx --out FILE` "
+                "in onnxruntime (CPU), e.g. aigc generate runs/ddpm --onnx unet.onnx --n 16 --out grid.png")
 
 
 def add_info(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:

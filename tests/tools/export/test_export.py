@@ -126,3 +126,23 @@ def test_export_cli_and_refusals(models, tmp_path, capsys):
                  "--latent-dim", "4", "--steps", "1", "--batch-size", "4", *QUIET, "--out", str(tmp_path / "gan")]) == 0
     assert main(["export", str(tmp_path / "gan"), "--out", str(tmp_path / "gan.onnx")]) == 2
     assert "no ONNX export" in capsys.readouterr().err and not (tmp_path / "gan.onnx").exists()
+
+
+def test_generate_runs_the_exported_networks_with_onnx_flag(models, tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from aigc.tools.export import runtime
+
+    onnx = tmp_path / "unet.onnx"
+    export_onnx(models / "ddpm", onnx)
+    swapped = []
+    real = runtime.use_onnx
+    monkeypatch.setattr(runtime, "use_onnx", lambda pipe, f, **kw: swapped.append(f) or real(pipe, f, **kw))
+    args = ["--n", "2", "--steps", "3", "--seed", "1", "--device", "cpu", "--no-watermark"]
+    assert main(["generate", str(models / "ddpm"), "--onnx", str(onnx), *args, "--out", str(tmp_path / "o.png")]) == 0
+    assert main(["generate", str(models / "ddpm"), *args, "--out", str(tmp_path / "t.png")]) == 0
+    assert swapped == [str(onnx)]
+    a, b = (np.asarray(Image.open(tmp_path / f), dtype=int) for f in ("o.png", "t.png"))
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1  # onnxruntime == PyTorch within rounding
+    assert main(["generate", str(models / "ddpm"), "--onnx"]) == 2
