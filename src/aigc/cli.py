@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("show why a model decided: attributions, attention, latent maps",
                 "aigc.tools.explain.cli:add_explain"),
     "serve": ("the studio: HTTP API and web UI for every task, with a job queue", "aigc.serve.cli:add_serve"),
+    "worker": ("run the studio's queued jobs from Redis (aigc serve --queue)", "aigc.serve.cli:add_worker"),
     "data": ("dataset tooling: clean a dataset (SRC is never changed)", "aigc.data.clean.cli:add_data"),
     "compress": ("quantise or prune a model into a new model directory, behind a quality gate",
                  "aigc.tools.compress.cli:add_compress"),

@@ -84,3 +84,4 @@ def fresh_models(models_dir, tmp_path) -> Path:
     for name in ("image-gen",):
         shutil.copytree(models_dir / name, root / name, ignore=shutil.ignore_patterns(".studio"))
     return root
+

@@ -47,11 +47,19 @@ class Studio:
         self.resolver = Resolver(self.uploads.path, self.store.path)
         self.outputs = state / "outputs"
         self.jobs_dir = state / "jobs"
-        self.jobs = JobStore(state / "jobs.sqlite")
+        self.queue: Any = None
+        if config.queue:  # scale-out: jobs in Redis, run by `aigc worker` processes
+            from aigc.serve.redis_jobs import RedisJobStore
+            from aigc.serve.scaleout import RedisQueue, connect
+
+            conn = connect(config.queue)
+            self.jobs: Any = RedisJobStore(conn)
+            self.queue = RedisQueue(conn, config.limits)
+        else:
+            self.jobs = JobStore(state / "jobs.sqlite")
         self.generator = Generator(self.store, self.outputs, self.resolver, config.limits, config.device,
                                    batching=config.limits.batch > 1)
         self.inside = inside
-        self.queue: Any = None
         self.pool: Any = None
 
     def job_folder(self, job_id: str) -> Path:
@@ -67,6 +75,8 @@ class Studio:
         from aigc.serve.runner import WorkerPool
 
         self.jobs.recover()
+        if self.queue is not None:  # the workers are `aigc worker` processes
+            return
         self.pool = WorkerPool(self.jobs, self.run_job, self.job_folder, self.config.workers,
                                self.config.event_interval_s)
         self.pool.start()
@@ -177,7 +187,8 @@ def create_app(config: ServeConfig, studio: Studio | None = None) -> FastAPI:
         finally:
             studio.stop()
 
-    app = FastAPI(title="aigc studio", version=__version__, lifespan=lifespan,
+    # no CDN-hosted Swagger/ReDoc pages (the machine may be offline): /docs is a local page reading /openapi.json
+    app = FastAPI(title="aigc studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Train, generate and evaluate with aigc models over HTTP. Routes live under "
                               "/api/; the web UI is at /. Errors are {\"error\": message}.")
     app.state.studio = studio
@@ -189,11 +200,14 @@ def create_app(config: ServeConfig, studio: Studio | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(_BodyLimit, limit=config.limits.request_bytes)
-    if (STATIC / "index.html").is_file():  # the web UI (issue 16 step 5) once its files exist
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-        @app.get("/", include_in_schema=False)
-        def index() -> FileResponse:
-            return FileResponse(STATIC / "index.html", media_type="text/html")
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
 
     return app

@@ -6,7 +6,7 @@ import argparse
 
 from aigc.core.cli_args import HelpFormatter, add_device_arg, positive_int
 
-__all__ = ["add_serve"]
+__all__ = ["add_serve", "add_worker"]
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
@@ -54,7 +54,9 @@ def add_serve(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
     p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
                    help="allow browser calls from this origin (off by default)")
     p.add_argument("--state", default=None, metavar="DIR", help="job database, uploads, outputs (default MODELS/.studio)")
-    p.add_argument("--workers", type=positive_int, default=1, help="in-process job workers")
+    p.add_argument("--workers", type=positive_int, default=1, help="in-process job workers (without --queue)")
+    p.add_argument("--queue", default=None, metavar="URL",
+                   help="scale out: keep jobs in Redis (redis://HOST:6379/0) for `aigc worker` processes to run")
     add_device_arg(p, "where models run")
     _add_limits(p)
     p.set_defaults(func=run_serve)
@@ -70,5 +72,32 @@ def _config(args: argparse.Namespace, **extra):
 def run_serve(args: argparse.Namespace) -> int:
     from aigc.serve.server import serve
 
-    serve(_config(args, host=args.host, port=args.port, cors=tuple(args.cors), workers=args.workers))
+    serve(_config(args, host=args.host, port=args.port, cors=tuple(args.cors), workers=args.workers,
+                  queue=args.queue))
+    return 0
+
+
+def add_worker(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
+    p = subparsers.add_parser(
+        "worker", help="run the studio's jobs from a Redis queue (scale-out of aigc serve --queue)",
+        formatter_class=HelpFormatter,
+        description="Take training, generation and evaluation jobs that `aigc serve --queue URL` queued and run "
+                    "them here, with the same progress events and cancel as in-process jobs. --models must be "
+                    "the server's models folder (the same disk, or a shared file system). Start as many as you "
+                    "like, on any machine that reaches Redis. Example: aigc worker --queue "
+                    "redis://127.0.0.1:6379/0 --models runs")
+    p.add_argument("--queue", required=True, metavar="URL", help="the Redis URL the server was given")
+    p.add_argument("--models", default="runs", help="the server's models folder (training jobs write here)")
+    p.add_argument("--state", default=None, metavar="DIR", help="the server's --state (default MODELS/.studio)")
+    p.add_argument("--name", default=None, help="this worker's name in job events (default HOST.PID)")
+    p.add_argument("--burst", action="store_true", help="stop once the queue is empty")
+    add_device_arg(p, "where jobs run")
+    p.set_defaults(func=run_worker)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from aigc.serve.config import check_queue_url
+    from aigc.serve.scaleout import run_worker as work
+
+    work(check_queue_url(args.queue), args.models, args.state, args.device, burst=args.burst, name=args.name)
     return 0

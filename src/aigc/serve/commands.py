@@ -23,7 +23,9 @@ from aigc.core.errors import BadInputError
 __all__ = [
     "OUT_SUFFIX",
     "Resolver",
+    "as_recorded",
     "check_limits",
+    "describe_form",
     "eval_command",
     "generate_command",
     "parse_strict",
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-STUDIO_FLAGS = frozenset({"out", "device", "help", "no_progress", "progress", "json"})
+STUDIO_FLAGS = frozenset({"out", "device", "help", "no_progress", "progress", "json", "stream"})  # stream: the API's own
 # the file a generate request writes, by the task's first medium (``Task.media``)
 OUT_SUFFIX = {"png": ".png", "wav": ".wav", "mid": ".mid", "gif": ".gif", "mp4": ".mp4", "txt": ".txt",
               "json": ".json"}
@@ -196,3 +198,45 @@ def check_limits(args: argparse.Namespace, limits: Any, *, training: bool = Fals
     prompts = getattr(args, "prompt", None)
     if isinstance(prompts, list) and len(prompts) > limits.samples:
         raise BadInputError(f"{len(prompts)} prompts is above this studio's limit of {limits.samples}")
+
+
+def _field_kind(action: argparse.Action) -> str:
+    if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+        return "bool"
+    if isinstance(action, argparse._AppendAction) or action.nargs in ("+", "*"):
+        return "list"
+    name = getattr(action.type, "__name__", "") if action.type is not None else ""
+    if action.type is int or name.startswith(("int", "positive_int", "bounded_int", "nonneg")):
+        return "int"
+    if action.type is float or "float" in name:
+        return "float"
+    return "str"
+
+
+def describe_form(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
+    """The flags a request may set on ``parser`` (its destination names, kinds, defaults, choices and
+    help), for a form that works for every task (the web UI builds its generate page from it)."""
+    fields = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest in STUDIO_FLAGS or action.help == argparse.SUPPRESS:
+            continue
+        default = action.default if isinstance(action.default, (str, int, float, bool, list)) else None
+        off = [o[5:].replace("-", "_") for o in action.option_strings if o.startswith("--no-")]
+        fields.append({"name": action.dest, "flag": action.option_strings[0], "kind": _field_kind(action),
+                       "default": None if default == argparse.SUPPRESS else default,
+                       "off": ("no_" + off[0]) if off and action.default is True else None,
+                       "choices": [str(c) for c in action.choices] if action.choices else None,
+                       "help": (action.help or "").replace("%%", "%"), "required": bool(action.required)})
+    return fields
+
+
+def as_recorded(argv: list[str]) -> Any:
+    """A context in which outputs' recipes record ``argv`` (the request's own ``aigc`` command line, for
+    ``aigc replay``) rather than the command that started the server or worker."""
+    import contextlib
+
+    try:
+        from aigc.core.recipe import recording
+    except ImportError:  # an aigc without replay records
+        return contextlib.nullcontext()
+    return recording(argv, rename={})  # rename={} (not None): the request's command wins over the outer one

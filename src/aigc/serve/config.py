@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["Limits", "ServeConfig", "is_loopback"]
+__all__ = ["Limits", "ServeConfig", "check_queue_url", "is_loopback"]
 
 
 @dataclass(kw_only=True)
@@ -70,9 +70,8 @@ class ServeConfig:
             raise BadInputError("--token: use at least 8 characters")
         if self.workers < 1:
             raise BadInputError(f"--workers must be >= 1, got {self.workers}")
-        if self.queue is not None:  # issue 16 step 6 (Redis scale-out) is not built yet
-            raise BadInputError("--queue: Redis scale-out is not available yet; run without --queue "
-                                "(jobs run in-process)")
+        if self.queue is not None:
+            check_queue_url(self.queue)
 
     @classmethod
     def tokens_from(cls, given: list[str] | None) -> tuple[str, ...]:
@@ -95,3 +94,11 @@ def is_loopback(host: str) -> bool:
                        for info in socket.getaddrinfo(host, None))
         except (OSError, ValueError):
             return False
+
+
+def check_queue_url(url: str) -> str:
+    """``url`` when it names a Redis server (redis://, rediss:// or unix://), else a clear error."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise BadInputError(f"--queue {url!r}: give a Redis URL such as redis://127.0.0.1:6379/0 (or leave "
+                            "--queue out to run jobs in-process)")
+    return url

@@ -23,7 +23,14 @@ from typing import Any
 
 from aigc.core.errors import BadInputError
 from aigc.serve.batching import DynamicBatcher, Request, SplitRandom
-from aigc.serve.commands import OUT_SUFFIX, Resolver, check_limits, generate_command
+from aigc.serve.commands import (
+    OUT_SUFFIX,
+    Resolver,
+    as_recorded,
+    check_limits,
+    describe_form,
+    generate_command,
+)
 
 __all__ = ["Generator"]
 
@@ -51,17 +58,36 @@ class Generator:
         out_id = uuid.uuid4().hex[:16]
         folder = self.outputs / out_id
         out = folder / ("out" + self._suffix(t, fmt))
-        args, _ = generate_command(t, model_dir, params, out, self.device, self.resolver, command)
+        args, argv = generate_command(t, model_dir, params, out, self.device, self.resolver, command)
         check_limits(args, self.limits)
         folder.mkdir(parents=True, exist_ok=True)
-        if command in (None, "generate") and self._batchable(t):
-            self._run_batched(name, model_dir.resolve(), args)
-        else:
-            args.func(args)
+        with as_recorded([command or "generate", str(model_dir), *argv]):
+            if command in (None, "generate") and self._batchable(t):
+                self._run_batched(name, model_dir.resolve(), args)
+            else:
+                args.func(args)
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:
             raise BadInputError("the command wrote no file")
         return out_id, files
+
+    def form(self, name: str, command: str = "generate") -> dict[str, Any]:
+        """The parameters of model ``name``'s ``command`` (its task's own parser), for a form."""
+        from aigc.core.registry import resolve, task
+
+        model_dir = self.store.path(name)
+        t = task(self._config(model_dir)["task"])
+        if command == "generate" and t.generate_parser:
+            target = t.generate_parser
+        elif command in t.model_commands:
+            target = t.model_commands[command][1]
+        else:
+            raise BadInputError(f"{t.name} models have no command {command!r}; they take: "
+                                f"{', '.join(['generate'] * bool(t.generate_parser) + sorted(t.model_commands))}")
+        pipe_cls = resolve(t.pipeline)
+        return {"model": name, "task": t.name, "command": command, "media": list(t.media),
+                "streams": command == "generate" and callable(getattr(pipe_cls, "stream", None)),
+                "fields": describe_form(resolve(target)(str(model_dir)))}
 
     @staticmethod
     def _config(model_dir: Path) -> dict:

@@ -71,6 +71,13 @@ def model_sample(name: str, request: Request) -> FileResponse:
     return FileResponse(path, media_type="image/png")
 
 
+@router.get("/models/{name}/form", response_model=S.CommandForm, summary="the parameters a model's command takes")
+def model_form(name: str, request: Request, command: str = "generate") -> dict[str, Any]:
+    """The flags of ``aigc generate MODEL`` (or of a model command such as ``inpaint``) as fields, e.g.
+    ``curl localhost:8000/api/models/my-dcgan/form``; send them back as ``params`` to the generate route."""
+    return studio(request).generator.form(name, command)
+
+
 # ---------------------------------------------------------------------- generate
 @router.post("/models/{name}/generate", response_model=S.GenerateResult, summary="generate with a model",
              responses={200: {"content": {"text/event-stream": {}}}})

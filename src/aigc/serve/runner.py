@@ -19,13 +19,14 @@ from aigc.core.errors import AigcError, BadInputError
 from aigc.serve.commands import (
     OUT_SUFFIX,
     Resolver,
+    as_recorded,
     check_limits,
     eval_command,
     generate_command,
     train_command,
 )
 
-__all__ = ["JobReporter", "WorkerPool", "execute", "outcome"]
+__all__ = ["JobReporter", "WorkerPool", "execute", "outcome", "run_one"]
 
 _THROTTLED = {"train", "token", "denoise", "sample"}
 
@@ -87,7 +88,8 @@ def execute(kind: str, spec: dict[str, Any], folder: Path, *, store: Any, resolv
         out = store.new_path(spec["model"])
         args, argv = train_command(spec["task"], params, out, device, resolver, resume=bool(spec.get("resume")))
         check_limits(args, limits, training=True)
-        args.func(args)
+        with as_recorded(argv):
+            args.func(args)
         return {"model": spec["model"], "argv": argv[:2] + [w for w in argv[2:] if not w.startswith("--out=")]}
     if kind == "generate":
         model_dir = store.path(spec["model"])
@@ -96,14 +98,17 @@ def execute(kind: str, spec: dict[str, Any], folder: Path, *, store: Any, resolv
         fmt = spec.get("format") or (media[0] if media else "json")
         if fmt not in media:
             raise BadInputError(f"format {fmt!r}: {t.name} models write {', '.join(media)}")
-        args, _ = generate_command(t, model_dir, params, folder / f"out{OUT_SUFFIX[fmt]}", device, resolver,
-                                   spec.get("command"))
+        command = spec.get("command") or "generate"
+        args, argv = generate_command(t, model_dir, params, folder / f"out{OUT_SUFFIX[fmt]}", device, resolver,
+                                      command)
         check_limits(args, limits)
-        args.func(args)
+        with as_recorded([command, str(model_dir), *argv]):
+            args.func(args)
         return {"files": _files(folder)}
     if kind == "eval":
-        args, _ = eval_command(spec["eval"], params, folder / "report.json", resolver)
-        args.func(args)
+        args, argv = eval_command(spec["eval"], params, folder / "report.json", resolver)
+        with as_recorded(argv):
+            args.func(args)
         return {"files": _files(folder)}
     raise BadInputError(f"unknown job kind {kind!r}; use train, generate or eval")
 
@@ -156,18 +161,25 @@ class WorkerPool:
             self._run_job(job)
 
     def _run_job(self, job: dict[str, Any]) -> None:
-        job_id = job["id"]
-        folder = self.folder_of(job_id)
-        add = lambda event: self.jobs.add_event(job_id, event)
-        reporter = JobReporter(add, lambda: self.jobs.cancel_requested(job_id), folder, self.event_interval_s)
-        add({"kind": "state", "state": "running"})
-        error: BaseException | None = None
-        result = None
-        try:
-            with progress.reporting(reporter):
-                result = self.run(job, reporter)
-        except Exception as exc:  # noqa: BLE001 -- the job's end, recorded; the worker goes on
-            error = exc
-        state, message = outcome(error)
-        add({"kind": "state", "state": state, **({"error": message} if message else {})})
-        self.jobs.finish(job_id, state, result=result, error=message)
+        run_one(self.jobs, job, self.run, self.folder_of(job["id"]), self.event_interval_s,
+                worker=threading.current_thread().name)
+
+
+def run_one(jobs: Any, job: dict[str, Any], run: Callable[[dict, JobReporter], dict], folder: Path,
+            event_interval_s: float = 0.1, worker: str = "") -> str:
+    """Run a claimed job under a progress reporter writing into ``jobs``; record its end. Its state."""
+    job_id = job["id"]
+    add = lambda event: jobs.add_event(job_id, event)
+    reporter = JobReporter(add, lambda: jobs.cancel_requested(job_id), folder, event_interval_s)
+    add({"kind": "state", "state": "running", **({"worker": worker} if worker else {})})
+    error: BaseException | None = None
+    result = None
+    try:
+        with progress.reporting(reporter):
+            result = run(job, reporter)
+    except Exception as exc:  # noqa: BLE001 -- the job's end, recorded; the worker goes on
+        error = exc
+    state, message = outcome(error)
+    add({"kind": "state", "state": state, **({"error": message} if message else {})})
+    jobs.finish(job_id, state, result=result, error=message)
+    return state

@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CommandForm",
     "ErrorBody",
+    "FormField",
     "GenerateRequest",
     "GenerateResult",
     "Job",
@@ -60,6 +62,28 @@ class GenerateRequest(BaseModel):
     format: str | None = Field(None, description="output medium when the task writes several, e.g. mp4")
     stream: bool = Field(False, description="text models: stream the new text as server-sent events")
     prompt: str = Field("", description="with stream: the prompt to continue", max_length=100_000)
+
+
+class FormField(BaseModel):
+    name: str = Field(description="the parameter's name in params (the flag's destination)")
+    flag: str
+    kind: Literal["int", "float", "str", "bool", "list"]
+    default: str | int | float | bool | list[Any] | None = None
+    off: str | None = Field(None, description="switches on by default: the parameter that turns it off")
+    choices: list[str] | None = None
+    help: str
+    required: bool
+
+
+class CommandForm(BaseModel):
+    """What a generate (or model command) request of one model takes; the web UI draws its form."""
+
+    model: str
+    task: str
+    command: str
+    media: list[str]
+    streams: bool = Field(description="whether generate with stream=true sends text as server-sent events")
+    fields: list[FormField]
 
 
 class OutputFile(BaseModel):
