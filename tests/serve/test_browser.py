@@ -67,7 +67,7 @@ def test_a_browser_generates_streams_trains_and_cancels(browser, studio, client,
 
     # an image: the grid the Pipeline makes for this seed
     Select(browser.find_element(By.ID, "gen-model")).select_by_value("image-gen")
-    wait.until(EC.presence_of_element_located((By.ID, "p-n")))
+    wait.until(lambda d: d.find_element(By.ID, "gen-fields").get_attribute("data-model") == "image-gen")
     fill(browser, {"p-n": 4, "p-seed": 3})
     browser.find_element(By.ID, "gen-submit").click()
     img = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#gen-output img")))
@@ -79,6 +79,7 @@ def test_a_browser_generates_streams_trains_and_cancels(browser, studio, client,
 
     # a text, streamed: what TextPipeline.generate gives
     Select(browser.find_element(By.ID, "gen-model")).select_by_value("text")
+    wait.until(lambda d: d.find_element(By.ID, "gen-fields").get_attribute("data-model") == "text")
     wait.until(EC.visibility_of_element_located((By.ID, "gen-stream-row")))
     fill(browser, {"p-prompt": "The", "p-max_tokens": 12, "p-seed": 5, "p-temperature": 0.9})
     browser.find_element(By.ID, "gen-submit").click()

@@ -146,6 +146,7 @@ async function selectModel() {
   $("gen-fields").replaceChildren(el("legend", { text: `Parameters of aigc ${keep} (empty = default)` }),
     ...state.form.fields.map(fieldInput));
   $("gen-stream-row").hidden = !state.form.streams;
+  $("gen-fields").dataset.model = name;  // the form now belongs to this model (tests and scripts wait on it)
 }
 
 function collectParams(fields) {
