@@ -7,6 +7,13 @@ DP-Sinkhorn 83.2 %, GS-WGAN 80 %, DP-CGAN 63 %; goal >= 90 %.
 
     python benchmarks/privacy.py --steps 2000 --gen-steps 3000                    # the full run
     python benchmarks/privacy.py --steps 5 --gen-steps 3 --epsilons 3 --n-fake 200 --out /tmp/p.json  # a check
+
+The parts can run as separate processes (each row is independent) and be merged; cpu_s is then
+the sum of the parts' process CPU time:
+
+    python benchmarks/privacy.py --parts classifier --epsilons 3 --out /tmp/p3.json   # one per row ...
+    python benchmarks/privacy.py --parts generator --out /tmp/pg.json
+    python benchmarks/privacy.py --merge /tmp/p3.json /tmp/pg.json --out benchmarks/results/privacy.json
 """
 
 from __future__ import annotations
@@ -82,6 +89,23 @@ def dp_generator_downstream(out: Path, args: argparse.Namespace) -> float:
     return test_accuracy(out / "judge", args.n_test)
 
 
+def merge(files: list[str], out: str) -> dict:
+    """One result from the parts' JSON files: rows joined, CPU time summed, every command kept."""
+    parts = [json.loads(Path(f).read_text()) for f in files]
+    rows = sorted((r for p in parts for r in p["classifier_rows"]), key=lambda r: r["epsilon"])
+    gen = [p["generator_eps10_downstream_accuracy"] for p in parts if p.get("generator_eps10_downstream_accuracy") is not None]
+    at3 = [r["accuracy"] for r in rows if r["epsilon"] <= 3.0]
+    result = {**parts[0], "classifier_eps3_accuracy": max(at3) if at3 else None, "classifier_rows": rows,
+              "generator_eps10_downstream_accuracy": gen[0] if gen else None,
+              "cpu_s": sum(p["cpu_s"] for p in parts), "cpu_s_parts": [p["cpu_s"] for p in parts],
+              "command": [p["command"] for p in parts] + [command()]}
+    for key in ("steps", "gen_steps"):
+        result[key] = next((p[key] for p in parts if p.get(key) is not None), None)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epsilons", default="1.19,3,7.1", help="classifier privacy budgets")
@@ -92,20 +116,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--judge-steps", type=int, default=2000)
     p.add_argument("--n-test", type=int, default=None, help="test images scored (default all 10,000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parts", default="classifier,generator", help="classifier, generator or both")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="merge the parts' results into --out")
     p.add_argument("--out", default="benchmarks/results/privacy.json")
     args = p.parse_args(argv)
+    if args.merge:
+        result = merge(args.merge, args.out)
+        print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "anchors")}, indent=2))
+        return 0
+    parts = set(args.parts.split(","))
     start = time.process_time()
-    rows = []
+    rows, gen_acc = [], None
     with tempfile.TemporaryDirectory() as tmp:
-        for eps in [float(e) for e in args.epsilons.split(",")]:
+        for eps in [float(e) for e in args.epsilons.split(",")] if "classifier" in parts else []:
             rows.append({"epsilon": eps, "accuracy": dp_classifier(Path(tmp) / f"cls-{eps}", eps, args)})
             print(rows[-1], flush=True)
-        gen_acc = dp_generator_downstream(Path(tmp), args)
+        if "generator" in parts:
+            gen_acc = dp_generator_downstream(Path(tmp), args)
     at3 = [r["accuracy"] for r in rows if r["epsilon"] <= 3.0]
     result = {"classifier_eps3_accuracy": max(at3) if at3 else None, "classifier_rows": rows,
-              "generator_eps10_downstream_accuracy": gen_acc, "delta": 1e-5, "steps": args.steps,
-              "gen_steps": args.gen_steps, "cpu_s": time.process_time() - start, "anchors": ANCHORS,
-              "machine": machine(), "command": command()}
+              "generator_eps10_downstream_accuracy": gen_acc, "delta": 1e-5,
+              "steps": args.steps if rows else None, "gen_steps": args.gen_steps if gen_acc is not None else None,
+              "cpu_s": time.process_time() - start, "anchors": ANCHORS, "machine": machine(), "command": command()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "anchors")}, indent=2))

@@ -112,10 +112,17 @@ class RecognizerObjective:
     """
 
     config_class = RecognizerConfig
+    # the Classifies capability (aigc.train.objective): attacks and audits see a digit classifier of waves
+    input_key = "wave"
+    label_key = "digit"
 
     def __init__(self, config: RecognizerConfig) -> None:
         self.config = config
         self.net = DigitRecognizer(config)
+
+    def logits(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor:
+        """(B, T) waves in [-1, 1] -> (B, K) digit logits (the Classifies capability)."""
+        return nets["recognizer"](x)[0]
 
     def networks(self) -> dict[str, nn.Module]:
         return {"recognizer": self.net}

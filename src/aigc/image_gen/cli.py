@@ -33,6 +33,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, choices=[1, 3], default=None, help="default: the data's")
     p.add_argument("--latent-dim", type=positive_int, default=None, help="default: the architecture's")
     p.add_argument("--features", type=positive_int, default=None, help="width of the 4x4 layers")
+    p.add_argument("--d-norm", choices=["batch", "none", "spectral"], default=None,
+                   help="GAN discriminator normalisation (default: the architecture's); DP-SGD needs per-example "
+                        "gradients, so e.g. aigc train image-gen --arch cgan --d-norm none --dp-epsilon 10")
     p.add_argument("--hflip", action="store_true", help="augment with left-right flips")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (and count them)")
     add_family_args(p)

@@ -28,6 +28,7 @@ class ImageGenSettings:
     channels: int | None = None  # default: the data's
     latent_dim: int | None = None
     features: int | None = None  # width of the 4x4 layers
+    d_norm: str | None = None  # GAN discriminator normalisation (batch, none, spectral); DP-SGD needs none
     hflip: bool = False
     skip_bad: bool = False
     cond: bool = False  # class-conditional on the data's labels
@@ -51,6 +52,10 @@ def model_config(settings: ImageGenSettings, channels: int, data: Any = None) ->
         fields["latent_dim"] = settings.latent_dim
     if settings.features:
         fields.update({k: settings.features for k in ("g_features", "d_features", "features") if k in names})
+    if settings.d_norm is not None:
+        if "d_norm" not in names:
+            raise BadInputError(f"--d-norm applies to the GANs, not {settings.arch!r}")
+        fields["d_norm"] = settings.d_norm
     unknown = sorted(set(settings.model) - set(names))
     if unknown:
         raise BadInputError(f"{settings.arch} has no model setting(s) {unknown}; it has {sorted(names)}")

@@ -132,11 +132,15 @@ def _images(pipe: Any, source: str, split: str, n: int, seed: int) -> dict[str, 
 
 def audit_privacy(model_dir: str, *, members: str = "train", holdout: str = "test", source: str | None = None,
                   n: int = 1000, samples: int = 500, pictures: str | None = None, seed: int = 0,
-                  device: str = "cpu") -> dict[str, Any]:
-    """The ``aigc audit privacy`` report for any image model directory."""
+                  device: str = "cpu", unit: str = "line") -> dict[str, Any]:
+    """The ``aigc audit privacy`` report for any image model directory, or for a token model
+    (a language model) with ``members`` and ``holdout`` text files cut into ``unit`` sequences."""
     import aigc
+    from aigc.tools.privacy.membership_text import TokenPipeline, audit_text_membership
 
     pipe = aigc.load(model_dir, device=device)
+    if isinstance(pipe, TokenPipeline):
+        return audit_text_membership(pipe, members, holdout, n=n, unit=unit, seed=seed)
     src = source or pipe.config.get("data", {}).get("source")
     if not src or src == holdout:
         raise BadInputError(f"{model_dir}: name the image source with --source (config.json has none)")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from aigc.core.errors import BadInputError
-from aigc.tools.robust.attacks import loss_gradient, pgd, project
+from aigc.tools.robust.attacks import input_bounds, loss_gradient, pgd, project
 from aigc.train.extensions import TrainExtension
 
 __all__ = ["AdversarialTraining", "TradesObjective"]
@@ -61,7 +61,7 @@ class TradesObjective:
                 with torch.enable_grad():
                     kl = F.kl_div(F.log_softmax(inner.logits(ctx.raw, adv), 1), p_clean, reduction="sum")
                     (grad,) = torch.autograd.grad(kl, adv)
-                adv = project(adv.detach() + alpha * grad.sign(), x, eps, "linf")
+                adv = project(adv.detach() + alpha * grad.sign(), x, eps, "linf", input_bounds(inner))
         logits = inner.logits(nets, x)
         robust = F.kl_div(F.log_softmax(inner.logits(nets, adv.detach()), 1), F.softmax(logits, 1),
                           reduction="batchmean")
@@ -89,15 +89,16 @@ class AdversarialTraining(TrainExtension):
         if o["method"] == "trades":
             return batch
         x, y = batch[obj.input_key], batch[obj.label_key]
-        f = lambda v: obj.logits(trainer.raw, v)
+        f, bounds = (lambda v: obj.logits(trainer.raw, v)), input_bounds(obj)
         with _eval_mode(trainer.raw):
             if o["method"] == "pgd":
-                adv = pgd(f, x, y, o["eps"], steps=o["steps"], alpha=o.get("alpha"), generator=ctx.generator)
+                adv = pgd(f, x, y, o["eps"], steps=o["steps"], alpha=o.get("alpha"), generator=ctx.generator,
+                          bounds=bounds)
             else:
                 start = project(x + (torch.rand(x.shape, generator=ctx.generator, device=x.device) * 2 - 1) * o["eps"],
-                                x, o["eps"], "linf")
+                                x, o["eps"], "linf", bounds)
                 _, grad = loss_gradient(f, start, y)
-                adv = project(start + (o.get("alpha") or 1.25 * o["eps"]) * grad.sign(), x, o["eps"], "linf")
+                adv = project(start + (o.get("alpha") or 1.25 * o["eps"]) * grad.sign(), x, o["eps"], "linf", bounds)
         return {**batch, obj.input_key: adv.detach()}
 
     def describe(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""White-box evasion attacks on any classifier ``f: x -> logits`` with inputs in [0, 1].
+"""White-box evasion attacks on any classifier ``f: x -> logits`` with inputs in ``bounds``
+((0, 1) for images, the default; (-1, 1) for waves).
 
 - FGSM (Goodfellow et al. 2015): one signed-gradient step of size eps.
 - PGD (Madry et al. 2018): ``steps`` projected steps from a uniform random start in the eps-ball,
@@ -22,10 +23,19 @@ import torch.nn.functional as F
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["ATTACKS", "apgd_ce", "fgsm", "loss_gradient", "parse_attack", "pgd", "project", "run_attack"]
+__all__ = ["ATTACKS", "apgd_ce", "fgsm", "input_bounds", "loss_gradient", "parse_attack", "pgd", "project", "run_attack"]
 
 Model = Callable[[torch.Tensor], torch.Tensor]
+Bounds = tuple[float, float]
 ATTACKS = ("fgsm", "pgd", "apgd")
+UNIT: Bounds = (0.0, 1.0)
+
+
+def input_bounds(objective: object) -> Bounds:
+    """The input range of a classifier, from its config's input convention: waves
+    (``sample_rate`` and ``clip_samples``) lie in [-1, 1], images in [0, 1]."""
+    cfg = getattr(objective, "config", None)
+    return (-1.0, 1.0) if all(hasattr(cfg, k) for k in ("sample_rate", "clip_samples")) else UNIT
 
 
 def _per_example_loss(model: Model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -44,39 +54,40 @@ def _l2(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (t.ndim - 1))
 
 
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    """Back into the eps-ball around ``x`` (L-inf or L2) and the image range [0, 1]."""
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str, bounds: Bounds = UNIT) -> torch.Tensor:
+    """Back into the eps-ball around ``x`` (L-inf or L2) and the input range ``bounds``."""
     delta = x_adv - x
     if norm == "linf":
         delta = delta.clamp(-eps, eps)
     else:
         delta = delta * (eps / _l2(delta)).clamp(max=1.0)
-    return (x + delta).clamp(0, 1)
+    return (x + delta).clamp(*bounds)
 
 
 def _step(grad: torch.Tensor, size: float | torch.Tensor, norm: str) -> torch.Tensor:
     return size * (grad.sign() if norm == "linf" else grad / _l2(grad))
 
 
-def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None) -> torch.Tensor:
+def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None,
+                  bounds: Bounds = UNIT) -> torch.Tensor:
     if norm == "linf":
         noise = (torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1) * eps
     else:
         d = torch.randn(x.shape, generator=generator, device=x.device)
         r = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), generator=generator, device=x.device)
         noise = d / _l2(d) * eps * r ** (1.0 / x[0].numel())
-    return project(x + noise, x, eps, norm)
+    return project(x + noise, x, eps, norm, bounds)
 
 
-def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+def fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, bounds: Bounds = UNIT) -> torch.Tensor:
     """(B, ...) -> adversarial (B, ...) with ||x_adv - x||_inf <= eps."""
     _, grad = loss_gradient(model, x, y)
-    return (x + eps * grad.sign()).clamp(0, 1).detach()
+    return (x + eps * grad.sign()).clamp(*bounds).detach()
 
 
 def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 40,
         alpha: float | None = None, norm: str = "linf", restarts: int = 1, random_start: bool = True,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | None = None, bounds: Bounds = UNIT) -> torch.Tensor:
     """Projected gradient ascent on the cross-entropy; ``alpha`` defaults to 2.5 eps / steps
     (Madry et al. 2018)."""
     if norm not in ("linf", "l2"):
@@ -85,10 +96,10 @@ def pgd(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: in
     best, best_loss = x.clone(), torch.full((x.shape[0],), -math.inf, device=x.device)
     fooled = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     for _ in range(max(1, restarts)):
-        adv = _random_start(x, eps, norm, generator) if random_start else x.clone()
+        adv = _random_start(x, eps, norm, generator, bounds) if random_start else x.clone()
         for _ in range(steps):
             _, grad = loss_gradient(model, adv, y)
-            adv = project(adv + _step(grad, alpha, norm), x, eps, norm)
+            adv = project(adv + _step(grad, alpha, norm), x, eps, norm, bounds)
         with torch.no_grad():
             logits = model(adv)
             loss = F.cross_entropy(logits, y, reduction="none")
@@ -109,16 +120,16 @@ def _checkpoints(steps: int) -> list[int]:
 
 def apgd_ce(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 100,
             norm: str = "linf", restarts: int = 1, generator: torch.Generator | None = None,
-            rho: float = 0.75) -> torch.Tensor:
+            rho: float = 0.75, bounds: Bounds = UNIT) -> torch.Tensor:
     """APGD with the cross-entropy loss (Croce & Hein 2020, Alg. 1)."""
     best_adv = x.clone()
     best_loss = torch.full((x.shape[0],), -math.inf, device=x.device)
     checks = set(_checkpoints(steps))
     for _ in range(max(1, restarts)):
-        start = _random_start(x, eps, norm, generator)
+        start = _random_start(x, eps, norm, generator, bounds)
         loss0, grad = loss_gradient(model, start, y)
         eta = torch.full((x.shape[0],) + (1,) * (x.ndim - 1), 2.0 * eps, device=x.device)
-        cur = project(start + _step(grad, eta, norm), x, eps, norm)
+        cur = project(start + _step(grad, eta, norm), x, eps, norm, bounds)
         prev = start
         loss1, grad1 = loss_gradient(model, cur, y)
         run_best, run_loss = torch.where((loss1 > loss0).view_as(eta), cur, start), torch.maximum(loss0, loss1)
@@ -126,9 +137,9 @@ def apgd_ce(model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps
         last_check, eta_at_check, best_at_check = 0, eta.clone(), run_loss.clone()
         grad, loss = grad1, loss1
         for k in range(1, steps):
-            z = project(cur + _step(grad, eta, norm), x, eps, norm)
+            z = project(cur + _step(grad, eta, norm), x, eps, norm, bounds)
             a = 0.75  # momentum (Alg. 1, alpha = 0.75)
-            nxt = project(cur + a * (z - cur) + (1 - a) * (cur - prev), x, eps, norm)
+            nxt = project(cur + a * (z - cur) + (1 - a) * (cur - prev), x, eps, norm, bounds)
             new_loss, new_grad = loss_gradient(model, nxt, y)
             increases += (new_loss > loss).float()
             better = new_loss > run_loss
@@ -160,14 +171,15 @@ def parse_attack(text: str) -> tuple[str, int]:
 
 
 def run_attack(model: Model, x: torch.Tensor, y: torch.Tensor, *, attack: str, eps: float,
-               norm: str = "linf", restarts: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+               norm: str = "linf", restarts: int = 1, generator: torch.Generator | None = None,
+               bounds: Bounds = UNIT) -> torch.Tensor:
     name, steps = parse_attack(attack)
     if eps == 0:
         return x.clone()
     if name == "fgsm":
         if norm != "linf":
             raise BadInputError("FGSM is an L-inf attack; use --norm linf or --attack pgd-STEPS")
-        return fgsm(model, x, y, eps)
+        return fgsm(model, x, y, eps, bounds)
     if name == "pgd":
-        return pgd(model, x, y, eps, steps=steps, norm=norm, restarts=restarts, generator=generator)
-    return apgd_ce(model, x, y, eps, steps=steps, norm=norm, restarts=restarts, generator=generator)
+        return pgd(model, x, y, eps, steps=steps, norm=norm, restarts=restarts, generator=generator, bounds=bounds)
+    return apgd_ce(model, x, y, eps, steps=steps, norm=norm, restarts=restarts, generator=generator, bounds=bounds)

@@ -19,7 +19,9 @@ from aigc.tools.robust.attacks import run_attack
 
 __all__ = [
     "audit_robustness",
+    "labelled_examples",
     "labelled_images",
+    "labelled_waves",
     "load_classifier",
     "robust_accuracy",
     "save_curve",
@@ -27,12 +29,13 @@ __all__ = [
 ]
 
 
-def load_classifier(model_dir: str, device: str = "cpu") -> tuple[Any, Any]:
-    """``(pipeline, f)`` where ``f(x) -> logits`` runs the model's networks in eval mode."""
+def load_classifier(model_dir: str, device: str = "cpu", *, pipe: Any = None) -> tuple[Any, Any]:
+    """``(pipeline, f)`` where ``f(x) -> logits`` runs the model's networks in eval mode (``pipe``:
+    the model already loaded)."""
     import aigc
     from aigc.train.objective import Classifies
 
-    pipe = aigc.load(model_dir, device=device)
+    pipe = pipe if pipe is not None else aigc.load(model_dir, device=device)
     if not isinstance(pipe.objective, Classifies):
         raise BadInputError(f"{model_dir}: a {pipe.task} {pipe.architecture!r} model is not a classifier "
                             "(its objective has no Classifies capability: input_key, label_key, logits)")
@@ -64,15 +67,45 @@ def labelled_images(pipe: Any, source: str | None, split: str, n: int | None, se
     return x.contiguous(), y
 
 
+def labelled_waves(pipe: Any, source: str | None, split: str, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x (N, clip_samples) waves in [-1, 1], y (N,)) from an audio source (``fsdd``,
+    ``folder:PATH``) at the model's sample rate, centred in its clip; a seeded subset of ``n``."""
+    from aigc.data.audio import load_audio_source
+
+    cfg = pipe.objective.config
+    source = source or pipe.config.get("data", {}).get("source")
+    if not source:
+        raise BadInputError(f"{pipe.source}: config.json names no data source; pass --data")
+    data = load_audio_source(source, split=split, sr=cfg.sample_rate)
+    if data.labels is None:
+        raise BadInputError(f"--data {source}: the clips have no labels (put each class in its own sub-folder)")
+    x, y = data.batch(cfg.clip_samples).clamp(-1, 1), data.labels
+    if n is not None and n < len(x):
+        idx = torch.randperm(len(x), generator=make_generator(seed))[:n]
+        x, y = x[idx], y[idx]
+    return x.contiguous(), y
+
+
+def labelled_examples(pipe: Any, source: str | None, split: str, n: int | None,
+                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float]]:
+    """(x, y, input bounds) at the classifier's input convention, read from its config: images
+    (``channels``, ``image_size``) in [0, 1], or waves (``sample_rate``, ``clip_samples``) in [-1, 1]."""
+    from aigc.tools.robust.attacks import input_bounds
+
+    bounds = input_bounds(pipe.objective)
+    load = labelled_waves if bounds == (-1.0, 1.0) else labelled_images
+    return (*load(pipe, source, split, n, seed), bounds)
+
+
 def robust_accuracy(f: Any, x: torch.Tensor, y: torch.Tensor, *, attack: str, eps: float, norm: str = "linf",
-                    restarts: int = 1, seed: int = 0, batch_size: int = 500,
-                    device: torch.device | str = "cpu") -> tuple[float, torch.Tensor]:
-    """(accuracy under the attack, the adversarial images), batch by batch, seeded."""
+                    restarts: int = 1, seed: int = 0, batch_size: int = 500, device: torch.device | str = "cpu",
+                    bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, torch.Tensor]:
+    """(accuracy under the attack, the adversarial inputs), batch by batch, seeded."""
     g = make_generator(seed, device)
     correct, advs = 0, []
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
         xb, yb = xb.to(device), yb.to(device)
-        adv = run_attack(f, xb, yb, attack=attack, eps=eps, norm=norm, restarts=restarts, generator=g)
+        adv = run_attack(f, xb, yb, attack=attack, eps=eps, norm=norm, restarts=restarts, generator=g, bounds=bounds)
         with torch.no_grad():
             correct += int((f(adv).argmax(1) == yb).sum())
         advs.append(adv.cpu())
@@ -81,18 +114,20 @@ def robust_accuracy(f: Any, x: torch.Tensor, y: torch.Tensor, *, attack: str, ep
 
 def audit_robustness(f: Any, x: torch.Tensor, y: torch.Tensor, *, attack: str, eps: float,
                      curve: Sequence[float] = (), norm: str = "linf", restarts: int = 1, seed: int = 0,
-                     device: torch.device | str = "cpu") -> tuple[dict[str, Any], torch.Tensor]:
+                     device: torch.device | str = "cpu",
+                     bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[dict[str, Any], torch.Tensor]:
     """The report (clean and robust accuracy, the curve) and the adversarial images at ``eps``."""
     with torch.no_grad():
         clean = float(sum(int((f(xb.to(device)).argmax(1).cpu() == yb).sum())
                           for xb, yb in zip(x.split(500), y.split(500))) / len(x))
     robust, adv = robust_accuracy(f, x, y, attack=attack, eps=eps, norm=norm, restarts=restarts, seed=seed,
-                                  device=device)
+                                  device=device, bounds=bounds)
     report: dict[str, Any] = {"n": len(x), "attack": attack, "norm": norm, "eps": eps, "restarts": restarts,
                               "seed": seed, "clean_accuracy": clean, "robust_accuracy": robust}
     if curve:
         report["curve"] = [{"eps": float(e), "accuracy": clean if e == 0 else robust_accuracy(
-            f, x, y, attack=attack, eps=float(e), norm=norm, restarts=restarts, seed=seed, device=device)[0]}
+            f, x, y, attack=attack, eps=float(e), norm=norm, restarts=restarts, seed=seed, device=device,
+            bounds=bounds)[0]}
             for e in curve]
     return report, adv
 

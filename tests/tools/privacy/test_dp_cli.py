@@ -1,0 +1,48 @@
+"""DP-SGD on the class-conditional GAN from the command line: ``--d-norm none`` makes its
+discriminator one that per-example clipping can train; the default (spectral norm) is refused in
+one line that says what to do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from aigc.cli import main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def cgan_argv(out, *extra: str) -> list[str]:
+    return ["train", "image-gen", "--arch", "cgan", "--data", "digits", "--image-size", "8", "--features", "16",
+            "--latent-dim", "8", "--steps", "3", "--batch-size", "16", "--dp-epsilon", "10", "--no-progress",
+            "--out", str(out), *extra]
+
+
+def test_dp_cgan_trains_from_the_cli_with_d_norm_none(tmp_path):
+    assert main(cgan_argv(tmp_path / "gan", "--d-norm", "none")) == 0
+    config = json.loads((tmp_path / "gan" / "config.json").read_text())
+    assert config["model"]["d_norm"] == "none" and config["settings"]["d_norm"] == "none"
+    dp = config["extensions"]["dp"]
+    assert dp["networks"] == ["discriminator"] and dp["steps"] == 3 and dp["target_epsilon"] == 10
+    assert 9 < dp["epsilon"] <= 10 and dp["noise_multiplier"] > 0, dp  # the planned steps spend the budget
+
+
+def test_spectral_norm_is_refused_in_one_line(tmp_path, capsys):
+    assert main(cgan_argv(tmp_path / "gan")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "spectral" in err[0], err
+    assert not (tmp_path / "gan" / "model.safetensors").exists()
+
+
+def test_d_norm_is_refused_for_a_model_without_a_discriminator(tmp_path, capsys):
+    argv = ["train", "image-gen", "--arch", "vae", "--d-norm", "none", "--steps", "1", "--out", str(tmp_path / "v")]
+    assert main(argv) == 2
+    assert "--d-norm applies to the GANs" in capsys.readouterr().err
