@@ -38,7 +38,7 @@ def model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_set():
+def digits_held_out():
     from aigc.classify.train import load_data
 
     d = load_data("digits", split="test", image_size=8, channels=1)
@@ -56,9 +56,9 @@ def test_fgsm_equals_the_closed_form_on_a_linear_model():
 
 
 @pytest.mark.parametrize("norm,eps", [("linf", 0.2), ("l2", 1.0)])
-def test_pgd_stays_in_the_ball_and_raises_the_loss(model, test_set, norm, eps):
+def test_pgd_stays_in_the_ball_and_raises_the_loss(model, digits_held_out, norm, eps):
     _, f = load_classifier(str(model))
-    x, y = test_set
+    x, y = digits_held_out
     adv = pgd(f, x, y, eps, steps=10, norm=norm, restarts=2, generator=torch.Generator().manual_seed(1))
     delta = (adv - x).flatten(1)
     size = delta.abs().max(1).values if norm == "linf" else delta.norm(dim=1)
@@ -67,9 +67,9 @@ def test_pgd_stays_in_the_ball_and_raises_the_loss(model, test_set, norm, eps):
         assert F.cross_entropy(f(adv), y) > F.cross_entropy(f(x), y) + 0.5
 
 
-def test_attacks_are_seeded(model, test_set):
+def test_attacks_are_seeded(model, digits_held_out):
     _, f = load_classifier(str(model))
-    x, y = test_set
+    x, y = digits_held_out
     a = pgd(f, x, y, 0.1, steps=3, generator=torch.Generator().manual_seed(5))
     b = pgd(f, x, y, 0.1, steps=3, generator=torch.Generator().manual_seed(5))
     c = pgd(f, x, y, 0.1, steps=3, generator=torch.Generator().manual_seed(6))
@@ -78,11 +78,11 @@ def test_attacks_are_seeded(model, test_set):
                        apgd_ce(f, x, y, 0.1, steps=5, generator=torch.Generator().manual_seed(5)))
 
 
-def test_apgd_checkpoints_follow_the_paper_and_it_beats_fgsm(model, test_set):
+def test_apgd_checkpoints_follow_the_paper_and_it_beats_fgsm(model, digits_held_out):
     # p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)  (Croce & Hein 2020, sec. 3.2)
     assert _checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
     _, f = load_classifier(str(model))
-    x, y = test_set
+    x, y = digits_held_out
     fgsm_acc = robust_accuracy(f, x, y, attack="fgsm", eps=0.1)[0]
     apgd_acc = robust_accuracy(f, x, y, attack="apgd-20", eps=0.1)[0]
     assert apgd_acc <= fgsm_acc
@@ -109,9 +109,9 @@ def test_audit_refuses_a_model_that_is_not_a_classifier(tmp_path, capsys):
     assert "not a classifier" in err and "\n" not in err
 
 
-def test_adversarial_training_raises_robust_accuracy(model, tmp_path, test_set):
+def test_adversarial_training_raises_robust_accuracy(model, tmp_path, digits_held_out):
     robust = train_digits(tmp_path / "at", adversarial={"method": "fgsm-rs", "eps": 0.1, "steps": 1, "alpha": None, "beta": 6.0})
-    x, y = test_set
+    x, y = digits_held_out
     plain_acc = robust_accuracy(load_classifier(str(model))[1], x, y, attack="pgd-10", eps=0.1)[0]
     at_acc = robust_accuracy(load_classifier(str(robust))[1], x, y, attack="pgd-10", eps=0.1)[0]
     assert at_acc > plain_acc + 0.05, (plain_acc, at_acc)
