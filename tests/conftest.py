@@ -11,6 +11,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AIGC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch intra-op thread per test: the models are tiny, and idle OpenMP threads spin on a
+    busy 2-core machine (~10x slower). Restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def http_dir(tmp_path):
     """A folder served over HTTP on 127.0.0.1 (a free port), stopped after the test: (root, base URL)."""

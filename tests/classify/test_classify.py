@@ -19,13 +19,6 @@ from aigc.train import TrainConfig
 from aigc.train.objective import Classifies
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):

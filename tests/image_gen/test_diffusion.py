@@ -21,9 +21,6 @@ from aigc.train.trainer import read_metrics
 SMALL = dict(image_size=8, features=8, mults=(1, 2), attention_levels=(1,), timesteps=40)
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
 def make(**kw) -> DDPMObjective:
     torch.manual_seed(0)
     obj = DDPMObjective(DDPMConfig(**{**SMALL, **kw}))

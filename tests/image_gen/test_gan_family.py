@@ -19,9 +19,6 @@ ARCHS = ["wgan-gp", "sngan", "lsgan", "cgan"]
 SMALL = {"image_size": 8, "g_features": 16, "d_features": 16, "latent_dim": 8}
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
-
-
 def make(arch: str, **kw):
     cls = architecture("image-gen", arch)
     torch.manual_seed(0)

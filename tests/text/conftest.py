@@ -19,18 +19,6 @@ def tiny_train(steps: int = 30, **changes) -> TrainConfig:
     return TrainConfig(steps=steps, **fields)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_thread():
-    """These models are tiny: one intra-op thread is as fast, and far faster on a busy machine
-    (idle OpenMP threads spin). Restored afterwards; applies to tests in this folder only."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def make_train():
     """``make_train(steps, **changes)`` -> a tiny CPU TrainConfig."""

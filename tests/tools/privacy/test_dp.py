@@ -21,13 +21,6 @@ from aigc.train.trainer import TrainingCancelled
 warnings.filterwarnings("ignore", message="Optimal order")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def dp_config(steps, eps=3.0, batch=32, **kw):
     return TrainConfig(steps=steps, batch_size=batch, lr=2e-3, seed=0, progress=False,

@@ -6,18 +6,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import torch
 
 from aigc.cli import main
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def cgan_argv(out, *extra: str) -> list[str]:

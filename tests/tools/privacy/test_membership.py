@@ -17,13 +17,6 @@ from aigc.tools.privacy.membership import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def test_auc_and_tpr_match_references():
     from sklearn.metrics import roc_auc_score

@@ -18,13 +18,6 @@ from aigc.tools.privacy.membership_text import read_sequences, sequence_losses
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz "))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def records(n: int, seed: int) -> str:
     """``n`` lines of 24 random letters: records with nothing to learn but themselves."""

@@ -14,13 +14,6 @@ from aigc.tools.robust.attacks import _checkpoints, apgd_ce, fgsm, parse_attack,
 from aigc.tools.robust.audit import load_classifier, robust_accuracy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def train_digits(out, steps=150, **extra):
     from aigc.classify.train import ClassifySettings, train

@@ -16,13 +16,6 @@ from aigc.tools.robust.audit import labelled_examples, load_classifier, robust_a
 from aigc.train.objective import Classifies
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def recognizer(tmp_path_factory):

@@ -16,13 +16,6 @@ from aigc.core.errors import BadInputError
 from aigc.tools.robust.restoration import corrupt, parse_corruptions
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
