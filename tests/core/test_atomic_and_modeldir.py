@@ -104,6 +104,9 @@ def test_read_config_errors(tmp_path):
     (tmp_path / "config.json").write_text("{broken")
     with pytest.raises(BadInputError, match="not valid JSON"):
         read_config(tmp_path)
+    (tmp_path / "grid.png").write_bytes(b"\x89PNG")
+    with pytest.raises(BadInputError, match="is a file, not an aigc model directory"):
+        read_config(tmp_path / "grid.png")
     (tmp_path / "w.safetensors").write_bytes(b"\x00" * 20)
     with pytest.raises(BadInputError, match="not a readable safetensors"):
         load_weights(tmp_path / "w.safetensors")

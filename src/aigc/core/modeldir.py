@@ -47,6 +47,9 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     cfg_path = path / CONFIG_NAME if path.is_dir() or not path.suffix else path
     if not path.exists():
         raise BadInputError(f"model directory {str(path)!r} does not exist")
+    if path.is_file() and path.suffix.lower() != ".json":
+        raise BadInputError(f"{str(path)!r} is a file, not an aigc model directory; give the folder "
+                            f"`aigc train --out` wrote (for a generated file's recipe: aigc info {path})")
     if not cfg_path.is_file():
         raise BadInputError(f"{str(path)!r} is not an aigc model directory (no {CONFIG_NAME})")
     try:
