@@ -53,5 +53,7 @@ def test_form_kinds_round_trip_through_the_generate_route(client):
     form = {f["name"]: f for f in client.get("/api/models/image-gen/form").json()["fields"]}
     assert form["n"]["kind"] == "int" and form["guidance"]["kind"] == "float" and form["prompt"]["kind"] == "str"
     assert form["watermark"]["kind"] == "bool" and form["watermark"]["off"] == "no_watermark"
+    # the box is ticked by default, so its help says what unticking it does (not the flag's "leave out ...")
+    assert form["watermark"]["default"] is True and form["watermark"]["help"].startswith("untick for --no-watermark:")
     r = client.post("/api/models/image-gen/generate", json={"params": {"n": 2, "no_watermark": True}})
     assert r.status_code == 200, r.text

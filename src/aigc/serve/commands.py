@@ -226,8 +226,18 @@ def describe_form(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
                        "default": None if default == argparse.SUPPRESS else default,
                        "off": ("no_" + off[0]) if off and action.default is True else None,
                        "choices": [str(c) for c in action.choices] if action.choices else None,
-                       "help": (action.help or "").replace("%%", "%"), "required": bool(action.required)})
+                       "help": _form_help(action), "required": bool(action.required)})
     return fields
+
+
+def _form_help(action: argparse.Action) -> str:
+    """The flag's help as a form field says it: a ``--no-X`` flag is a box that is ticked by default, so
+    its help (which describes the flag) says that unticking it is the flag."""
+    text = (action.help or "").replace("%%", "%")
+    off = next((o for o in action.option_strings if o.startswith("--no-")), None)
+    if off and action.default is True:
+        return f"untick for {off}: {text}" if text else f"untick for {off}"
+    return text
 
 
 def as_recorded(argv: list[str]) -> Any:

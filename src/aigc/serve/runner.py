@@ -122,7 +122,9 @@ def outcome(exc: BaseException | None) -> tuple[str, str | None]:
     if exc is None:
         return "done", None
     if isinstance(exc, progress.Cancelled):
-        return "cancelled", str(exc)
+        step = getattr(exc, "step", None)  # a training job: say where it stopped, not the server's folder
+        return "cancelled", (str(exc) if step is None else
+                             f"cancelled at step {step}; checkpoint saved. Resume the job to continue")
     if isinstance(exc, AigcError):
         return "failed", str(exc)
     if isinstance(exc, OSError) and exc.filename is not None:

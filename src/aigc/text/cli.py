@@ -48,7 +48,8 @@ def _add_sampling_args(p: argparse.ArgumentParser, *, max_tokens: int, temperatu
     p.add_argument("--stop", action="append", default=[], help="stop at this string (repeatable)")
     add_seed_arg(p, "same seed, same text")
     add_device_arg(p)
-    p.add_argument("--no-watermark", dest="watermark", action="store_false", help="no green-list watermark")
+    p.add_argument("--no-watermark", dest="watermark", action="store_false",
+                   help="leave out the green-list watermark (on by default; `aigc verify FILE` finds it)")
 
 
 def _sampling(args: argparse.Namespace) -> dict[str, Any]:

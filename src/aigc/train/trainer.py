@@ -47,7 +47,10 @@ __all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted", "Traini
 
 
 class TrainingInterrupted(AigcError):
-    """Raised after Ctrl-C once the current step finished and a checkpoint was written."""
+    """Raised after Ctrl-C once the current step finished and a checkpoint was written; ``step`` is the
+    checkpointed step (a server shows that, not its own folder)."""
+
+    step: int | None = None
 
 
 class TrainingCancelled(TrainingInterrupted, progress.Cancelled):
@@ -385,8 +388,10 @@ class Trainer:
                 if code >= 2:
                     self.save_checkpoint(batcher)
                     error = TrainingCancelled if code == 3 else TrainingInterrupted
-                    raise error(f"{'cancelled' if code == 3 else 'interrupted'} at step {self.step}; checkpoint "
+                    exc = error(f"{'cancelled' if code == 3 else 'interrupted'} at step {self.step}; checkpoint "
                                 f"saved in {self.out_dir}. Continue with --resume")
+                    exc.step = self.step
+                    raise exc
                 stopped = (reason or "time limit") if code == 1 else None
         if self.step > first or not (self.out_dir / WEIGHTS_NAME).exists():
             self.save_checkpoint(batcher)
