@@ -115,6 +115,7 @@ class RecognizerObjective:
     # the Classifies capability (aigc.train.objective): attacks and audits see a digit classifier of waves
     input_key = "wave"
     label_key = "digit"
+    input_range = (-1.0, 1.0)  # waves (attacks stay inside it)
 
     def __init__(self, config: RecognizerConfig) -> None:
         self.config = config

@@ -90,7 +90,7 @@ def run_robustness(args: argparse.Namespace) -> int:
         save_curve,
         save_examples,
     )
-    from aigc.tools.robust.restoration import Restores
+    from aigc.train.objective import Restores
 
     pipe = aigc.load(args.model_dir, device=args.device)
     if isinstance(pipe.objective, Restores):

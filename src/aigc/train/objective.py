@@ -12,7 +12,8 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs"]
+__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs",
+           "Restores", "INPUT_RANGE", "input_range"]
 
 
 class NetworksObjective:
@@ -78,12 +79,34 @@ class InitFrom(Protocol):
 @runtime_checkable
 class Classifies(Protocol):
     """A classifier: ``logits(nets, batch[input_key])`` scores the classes of ``batch[label_key]``.
-    Tools (adversarial attacks and training, membership audits, attributions) find classifiers by it."""
+    Tools (adversarial attacks and training, membership audits, attributions) find classifiers by it.
+    Inputs lie in ``INPUT_RANGE`` (images in [0, 1]) unless the objective declares its own
+    ``input_range = (low, high)`` (waves: (-1.0, 1.0)); attacks stay inside it."""
 
     input_key: str
     label_key: str
 
     def logits(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor: ...
+
+
+INPUT_RANGE: tuple[float, float] = (0.0, 1.0)
+
+
+def input_range(objective: object) -> tuple[float, float]:
+    """The range a classifier's inputs lie in (see :class:`Classifies`)."""
+    low, high = getattr(objective, "input_range", INPUT_RANGE)
+    return float(low), float(high)
+
+
+@runtime_checkable
+class Restores(Protocol):
+    """An image-to-image objective (denoise, super-resolution, style...):
+    ``restore(nets, x (N, C, h, w) in [0, 1]) -> (N, C, H, W)``; ``kind`` names what it does. Tools
+    (the restoration robustness table) find restoration models by it."""
+
+    kind: str
+
+    def restore(self, nets: Mapping[str, nn.Module], x: torch.Tensor) -> torch.Tensor: ...
 
 
 @runtime_checkable

@@ -32,10 +32,11 @@ UNIT: Bounds = (0.0, 1.0)
 
 
 def input_bounds(objective: object) -> Bounds:
-    """The input range of a classifier, from its config's input convention: waves
-    (``sample_rate`` and ``clip_samples``) lie in [-1, 1], images in [0, 1]."""
-    cfg = getattr(objective, "config", None)
-    return (-1.0, 1.0) if all(hasattr(cfg, k) for k in ("sample_rate", "clip_samples")) else UNIT
+    """The input range of a classifier (:func:`aigc.train.objective.input_range`: [0, 1] unless the
+    objective declares ``input_range``, e.g. waves in [-1, 1])."""
+    from aigc.train.objective import input_range
+
+    return input_range(objective)
 
 
 def _per_example_loss(model: Model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -21,17 +21,17 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
+from aigc.train.objective import Restores
 
 __all__ = [
     "MEASURED_KINDS",
-    "Restores",
     "corrupt",
     "format_table",
     "load_restorer",
@@ -43,15 +43,6 @@ __all__ = [
 
 MEASURED_KINDS = ("denoise", "sr")  # kinds whose output has a clean reference to measure against
 _SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-
-
-@runtime_checkable
-class Restores(Protocol):
-    """An image-to-image objective: ``restore(nets, x (N, C, h, w) in [0, 1]) -> (N, C, H, W)``."""
-
-    kind: str
-
-    def restore(self, nets: Mapping[str, torch.nn.Module], x: torch.Tensor) -> torch.Tensor: ...
 
 
 def parse_corruptions(noise: Sequence[float], jpeg: Sequence[float], blur: Sequence[float]) -> list[tuple[str, float]]:
