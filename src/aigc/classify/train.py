@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aigc.core.config import model_config_with
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture
 from aigc.train.config import TrainConfig
@@ -63,19 +64,12 @@ def load_data(source: str, *, split: str, image_size: int | None, channels: int 
 
 def model_config(settings: ClassifySettings, data: Any) -> Any:
     cls = architecture(TASK, settings.arch).config_class
-    names = cls.__dataclass_fields__
     fields: dict[str, Any] = {"image_size": int(data.images.shape[-1]), "channels": int(data.images.shape[1]),
                               "num_classes": len(data.class_names), "class_names": tuple(data.class_names)}
     for key in ("widths", "hidden", "norm", "activation"):
         if getattr(settings, key) is not None:
             fields[key] = getattr(settings, key)
-    unknown = sorted(set(settings.model) - set(names))
-    if unknown:
-        raise BadInputError(f"{settings.arch} has no model setting(s) {unknown}; it has {sorted(names)}")
-    try:
-        return cls(**{**fields, **settings.model})
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(f"{settings.arch} model settings: {exc}") from exc
+    return model_config_with(cls, settings.arch, fields, settings.model)
 
 
 def train(settings: ClassifySettings, config: TrainConfig, out: str | os.PathLike, *,

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["config_to_dict", "config_from_dict", "config_diff"]
+__all__ = ["config_to_dict", "config_from_dict", "config_diff", "model_config_with"]
 
 T = TypeVar("T")
 
@@ -48,3 +48,16 @@ def config_diff(old: Any, new: Any, prefix: str) -> list[str]:
         return [d for key in sorted(set(old) | set(new), key=str)
                 for d in config_diff(old.get(key), new.get(key), f"{prefix}.{key}")]
     return [] if old == new else [f"{prefix}: stored {old!r}, given {new!r}"]
+
+
+def model_config_with(cls: type[T], arch: str, fields: dict[str, Any], overrides: dict[str, Any]) -> T:
+    """An architecture's config dataclass from the fields a task derived (data shapes, flags) and the
+    user's ``--model key=value`` overrides, which win; an unknown or invalid setting is one line."""
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise BadInputError(f"{arch} has no model setting(s) {unknown}; it has {sorted(names)}")
+    try:
+        return cls(**{**fields, **overrides})
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"{arch} model settings: {exc}") from exc

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aigc.core.config import model_config_with
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture
 from aigc.train.config import TrainConfig
@@ -56,13 +57,7 @@ def model_config(settings: ImageGenSettings, channels: int, data: Any = None) ->
         if "d_norm" not in names:
             raise BadInputError(f"--d-norm applies to the GANs, not {settings.arch!r}")
         fields["d_norm"] = settings.d_norm
-    unknown = sorted(set(settings.model) - set(names))
-    if unknown:
-        raise BadInputError(f"{settings.arch} has no model setting(s) {unknown}; it has {sorted(names)}")
-    try:
-        return cls(**{**fields, **settings.model})
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(str(exc)) from exc
+    return model_config_with(cls, settings.arch, fields, settings.model)
 
 
 def train(settings: ImageGenSettings, config: TrainConfig, out: str | os.PathLike, *,
