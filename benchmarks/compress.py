@@ -4,7 +4,10 @@ Char GPT (trained here on tinyshakespeare's first 90 %, scored on held-out text 
 Python's pydoc_data text when the data folder is absent): the original, int8 (torch.ao dynamic int8
 Linear), fp16 and bf16 weights, 50 % magnitude pruning, and the same network in onnxruntime. Each
 row gives the model directory's size, tokens/s at batch 1 and batched (sampling through the same
-Pipeline, KV cache on) and perplexity. Image model: a 28 px DDPM U-Net sampling one image (batch 1)
+Pipeline, KV cache on), network latency (median ms of timed forward passes on the objective's
+example inputs, after warm-up, at batch 1 and batched: ``aigc compress``'s own figure) and
+perplexity; a structurally pruned (50 % of MLP units, fine-tuned) and a distilled (half width) GPT
+are rows too. Image model: a 28 px DDPM U-Net sampling one image (batch 1)
 in PyTorch eager vs onnxruntime, plus the largest pixel difference between the two.
 
     OMP_NUM_THREADS=1 python benchmarks/compress.py --threads 1          # the recorded run
@@ -31,16 +34,19 @@ from aigc.core.paths import data_dir  # noqa: E402
 from aigc.text.corpus import demo_corpus  # noqa: E402
 from aigc.text.evaluate import perplexity  # noqa: E402
 from aigc.tools.compress.core import compress  # noqa: E402
+from aigc.tools.compress.latency import latency_ms  # noqa: E402
 from aigc.tools.export import export_onnx, use_onnx  # noqa: E402
 
 FULL = dict(gpt=["--context", "128", "--layers", "4", "--heads", "4", "--embed", "256", "--steps", "300",
                  "--batch-size", "16", "--lr", "2e-3"], val_chars=20_000, tokens=96, batched=16,
             unet=["--image-size", "32", "--features", "32"], unet_steps=20,
-            large=["--context", "128", "--layers", "12", "--heads", "12", "--embed", "768"], large_tokens=32)
+            large=["--context", "128", "--layers", "12", "--heads", "12", "--embed", "768"], large_tokens=32,
+            latency_runs=50, finetune=100, student={"embed": 128})
 TINY = dict(gpt=["--context", "32", "--layers", "2", "--heads", "2", "--embed", "64", "--steps", "20",
                  "--batch-size", "8", "--lr", "3e-3"], val_chars=2_000, tokens=16, batched=4,
             unet=["--image-size", "8", "--features", "8"], unet_steps=3,
-            large=["--context", "32", "--layers", "2", "--heads", "2", "--embed", "96"], large_tokens=8)
+            large=["--context", "32", "--layers", "2", "--heads", "2", "--embed", "96"], large_tokens=8,
+            latency_runs=3, finetune=3, student={"embed": 32})
 def corpus(root: Path, val_chars: int) -> tuple[Path, Path, str]:
     """tinyshakespeare when the data folder has it, else Python's own documentation text."""
     src = data_dir("tinyshakespeare") / "tinyshakespeare" / "input.txt"
@@ -62,18 +68,26 @@ def tokens_per_s(pipe, batch: int, tokens: int, repeats: int = 2) -> float:
     return batch * tokens / best
 
 
+def latency_columns(pipe, cfg: dict) -> dict:
+    """``latency_ms_batch1`` / ``latency_ms_batch{B}``: median ms per forward pass (see the docstring)."""
+    out = latency_ms(pipe.objective, pipe.nets, batches=(1, cfg["batched"]), runs=cfg["latency_runs"])
+    return {k: v for k, v in out.items() if k.startswith("latency_ms")}
+
+
 def gpt_row(name: str, pipe, model: Path, val: Path, cfg: dict, base: dict | None) -> dict:
     weights = model / "model.safetensors"
     row = {"model": "char-gpt", "method": name, "size_bytes": weights.stat().st_size,
            "tokens_per_s_batch1": tokens_per_s(pipe, 1, cfg["tokens"]),
            f"tokens_per_s_batch{cfg['batched']}": tokens_per_s(pipe, cfg["batched"], cfg["tokens"]),
-           "perplexity": float(perplexity(pipe, val)["perplexity"])}
+           **latency_columns(pipe, cfg), "perplexity": float(perplexity(pipe, val)["perplexity"])}
     if base is not None:
         row["speedup_batch1"] = row["tokens_per_s_batch1"] / base["tokens_per_s_batch1"]
         key = f"tokens_per_s_batch{cfg['batched']}"
         row[f"speedup_batch{cfg['batched']}"] = row[key] / base[key]
         row["ppl_increase"] = row["perplexity"] / base["perplexity"] - 1
         row["size_ratio"] = base["size_bytes"] / row["size_bytes"]
+        for key in [k for k in row if k.startswith("latency_ms")]:
+            row[key.replace("latency_ms", "latency_speedup")] = base[key] / row[key]
     print(json.dumps(row), file=sys.stderr)
     return row
 
@@ -88,7 +102,9 @@ def gpt_rows(root: Path, cfg: dict) -> tuple[list[dict], dict]:
     base = gpt_row("fp32", aigc.load(str(model), device="cpu"), model, val, cfg, None)
     rows = [base]
     for name, kw in [("int8", {"quantize": "int8"}), ("fp16", {"quantize": "fp16"}),
-                     ("bf16", {"quantize": "bf16"}), ("prune50", {"prune": 0.5})]:
+                     ("bf16", {"quantize": "bf16"}), ("prune50", {"prune": 0.5}),
+                     ("structured50+ft", {"prune": 0.5, "structured": True, "finetune_steps": cfg["finetune"]}),
+                     ("distill-half", {"distill_to": cfg["student"], "finetune_steps": cfg["finetune"]})]:
         out = root / f"gpt-{name}"
         compress(model, out, **kw)
         rows.append(gpt_row(name, aigc.load(str(out), device="cpu"), out, val, cfg, base))
@@ -116,10 +132,13 @@ def large_rows(root: Path, cfg: dict) -> list[dict]:
         row = {"model": "gpt2-small-shape (untrained, speed only)", "method": name,
                "size_bytes": (d / "model.safetensors").stat().st_size,
                "tokens_per_s_batch1": tokens_per_s(pipe, 1, cfg["large_tokens"]),
-               f"tokens_per_s_batch{cfg['batched']}": tokens_per_s(pipe, cfg["batched"], cfg["large_tokens"])}
+               f"tokens_per_s_batch{cfg['batched']}": tokens_per_s(pipe, cfg["batched"], cfg["large_tokens"]),
+               **latency_columns(pipe, cfg)}
         if rows:
             for key in ("tokens_per_s_batch1", f"tokens_per_s_batch{cfg['batched']}"):
                 row[key.replace("tokens_per_s", "speedup")] = row[key] / rows[0][key]
+            for key in [k for k in row if k.startswith("latency_ms")]:
+                row[key.replace("latency_ms", "latency_speedup")] = rows[0][key] / row[key]
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
     return rows
@@ -138,7 +157,9 @@ def unet_row(root: Path, cfg: dict) -> dict:
         pipe.generate(1, seed=0, **kw)
         times[name] = min(_timed(pipe.generate, 1, seed=s, **kw) for s in range(3))
     diff = float((eager.generate(1, seed=9, **kw) - ort.generate(1, seed=9, **kw)).abs().max())
+    lat = {name: latency_columns(pipe, cfg) for name, pipe in (("eager", eager), ("onnxruntime", ort))}
     return {"model": "ddpm-unet", "method": "onnxruntime vs eager", "batch": 1, "sampling_steps": cfg["unet_steps"],
+            **{f"{name}_{k}": v for name, cols in lat.items() for k, v in cols.items()},
             "size_bytes": (root / "unet.onnx").stat().st_size, "eager_images_per_s": 1 / times["eager"],
             "onnx_images_per_s": 1 / times["onnxruntime"], "speedup_batch1": times["eager"] / times["onnxruntime"],
             "max_abs_pixel_diff": diff}

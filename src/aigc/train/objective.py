@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 __all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs",
-           "Restores", "INPUT_RANGE", "input_range"]
+           "ScoresLogits", "Restores", "INPUT_RANGE", "input_range"]
 
 
 class NetworksObjective:
@@ -119,3 +119,13 @@ class ExampleInputs(Protocol):
     values (L, B, H, P, D))``."""
 
     def example_inputs(self, name: str, batch: int = 1) -> tuple[torch.Tensor, ...]: ...
+
+
+@runtime_checkable
+class ScoresLogits(Protocol):
+    """Its networks output logits (classes, next tokens), as ``logits(...)`` returns them: knowledge
+    distillation (``aigc compress --distill-to``) matches a student to a teacher by KL divergence of
+    the softmax (Hinton et al. 2015) rather than by squared error. Language models and classifiers
+    satisfy it through the ``logits`` method they already have."""
+
+    def logits(self, *args: Any, **kwargs: Any) -> torch.Tensor: ...

@@ -114,9 +114,9 @@ class Trainer:
         self.nets = dict(self.raw)
         self.extensions = build_extensions(config.extensions)
         for ext in self.extensions:  # before DDP and EMA see the networks (LoRA, BatchNorm -> GroupNorm)
-            ext.prepare(self)
+            ext.prepare(self)  # may also wrap self.objective (distillation): read it from self below
         self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
-        self.optimizers = objective.configure_optimizers(self.raw, config.lr)
+        self.optimizers = self.objective.configure_optimizers(self.raw, config.lr)
         for ext in self.extensions:
             ext.after_optimizers(self)
         for opt in self.optimizers.values():
@@ -124,7 +124,7 @@ class Trainer:
                 group.setdefault("initial_lr", group["lr"])
         self._params = {name: [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
                         for name, opt in self.optimizers.items()}
-        ema_names = getattr(objective, "ema_networks", tuple(self.raw))
+        ema_names = getattr(self.objective, "ema_networks", tuple(self.raw))
         self.ema = {k: EMA(self.raw[k], config.ema_decay) for k in ema_names if config.ema_decay}
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
         self.step = 0

@@ -20,21 +20,6 @@ from aigc.tools.compress.quantize import (
     to_dynamic,
 )
 
-TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age "
-        "of foolishness, it was the epoch of belief, it was the epoch of incredulity. ") * 8
-
-
-@pytest.fixture(scope="module")
-def text_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gpt")
-    (root / "train.txt").write_text(TEXT, encoding="utf-8")
-    (root / "val.txt").write_text(TEXT[:400], encoding="utf-8")
-    out = root / "model"
-    assert main(["train", "text", "--arch", "gpt", "--data", str(root / "train.txt"), "--tokenizer", "char",
-                 "--context", "32", "--layers", "2", "--heads", "2", "--embed", "64", "--steps", "30",
-                 "--batch-size", "8", "--lr", "3e-3", "--no-progress", "--out", str(out)]) == 0
-    return out, root / "val.txt"
-
 
 def test_int8_linear_matches_reference_quantisation():
     torch.manual_seed(0)
@@ -70,7 +55,7 @@ def test_compressed_text_model_loads_and_passes_gate(text_model, tmp_path, mode)
     if mode == "int8":
         kinds = {type(m).__name__ for m in pipe.nets["model"].modules()}
         assert "Linear" in kinds and any("dynamic" in type(m).__module__ for m in pipe.nets["model"].modules())
-    ids = torch.tensor([pipe.tokenizer.encode(TEXT[:32])])
+    ids = torch.tensor([pipe.tokenizer.encode(val.read_text(encoding="utf-8")[:32])])
     with torch.no_grad():
         a, b = pipe.objective.logits(pipe.nets["model"], ids), orig.objective.logits(orig.nets["model"], ids)
     assert (a - b).abs().max() < 0.1 * b.abs().max()
@@ -98,8 +83,8 @@ def test_restore_quality_comes_from_the_task_contract(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from aigc.tools.compress.core import quality_metric
     from aigc.restore.quality import restore_rmse
+    from aigc.tools.compress.core import quality_metric
 
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -110,7 +95,7 @@ def test_restore_quality_comes_from_the_task_contract(tmp_path):
     assert main(["train", "restore", "--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4",
                  "--data", str(folder), "--patch", "8", "--patches", "8", "--steps", "2", "--batch-size", "4",
                  "--no-progress", "--device", "cpu", "--out", str(model)]) == 0
-    fn, name = quality_metric("restore")
+    _fn, name = quality_metric("restore")
     assert name == "restore_rmse" and quality_metric("image-gen") is None
     pipe = aigc.load(str(model), device="cpu")
     sigma = pipe.config["model"]["sigma"] / 255

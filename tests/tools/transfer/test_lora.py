@@ -105,6 +105,12 @@ def test_init_from_freeze_and_adapter_file(tmp_path):
 
     adapter = load_file(str(tmp_path / "run" / ADAPTER_NAME))
     assert set(adapter) == {"model.head.1.lora_a", "model.head.1.lora_b", "model.head.3.lora_a", "model.head.3.lora_b"}
+    (tmp_path / "run" / ADAPTER_NAME).unlink()
+    trainer.step = 13  # a checkpoint off the schedule (time limit, Ctrl-C) takes the adapter with it
+    assert ext.state_dict() == {}
+    from aigc.core.modeldir import weights_metadata
+
+    assert weights_metadata(tmp_path / "run" / ADAPTER_NAME)["lora"]["step"] == 13
     assert info["load_hook"] == "aigc.tools.transfer.lora:LOAD_HOOK"
 
 

@@ -12,6 +12,13 @@
    Linear/Conv2d layers, everything else frozen. ``adapter.safetensors`` is written with every
    checkpoint; ``aigc.load`` merges the adapters on load (config.json names the load hook).
 
+Set by ``aigc compress`` (options in ``TrainConfig.extensions``, no flags): ``distill`` (``{"teacher":
+DIR, "student": {model config changes}, "kind", "alpha", "temperature"}``, run first: the networks
+become the student's and the objective a :class:`~aigc.tools.transfer.distill.DistillObjective`),
+an ``init_from`` that was structurally pruned (its layers are rebuilt at their shrunk sizes first,
+and config.json records them), and ``keep_zeros`` (weights that are exactly zero get no gradient,
+so an unstructured-pruned model keeps its sparsity while it is fine-tuned).
+
 Light at import (``aigc train --help`` imports it).
 """
 
@@ -83,13 +90,17 @@ class TransferExtension(TrainExtension):
         self.out_dir: Any = None
 
     def prepare(self, trainer: Any) -> None:
-        self.out_dir = trainer.out_dir
+        self.out_dir, self._trainer, self._adapter_step = trainer.out_dir, trainer, -1
+        if self.options.get("distill"):
+            self.info["distill"] = self._distill(trainer)
         if self.options.get("init_from"):
             self.info["init_from"] = self._init_from(trainer)
         if self.options.get("freeze"):
             self.info["frozen_parameters"] = self._freeze(trainer.raw)
         if self.options.get("lora"):
             self.info["lora"] = self._lora(trainer)
+        if self.options.get("keep_zeros"):
+            self.info["kept_zero_weights"] = self._keep_zeros(trainer.raw)
         total = sum(p.numel() for net in trainer.raw.values() for p in net.parameters())
         train = sum(p.numel() for net in trainer.raw.values() for p in net.parameters() if p.requires_grad)
         self.info["trainable_parameters"], self.info["parameters"] = int(train), int(total)
@@ -110,6 +121,9 @@ class TransferExtension(TrainExtension):
         if task and cfg["task"] != task:
             raise BadInputError(f"--init-from {src}: a {cfg['task']!r} model, not a {task!r} one")
         weights = load_weights(f"{src}/{WEIGHTS_NAME}")
+        structure = _structure(cfg, trainer.raw)
+        if structure:
+            self.info["structured"] = structure
         loaded, skipped = 0, []
         for name, net in trainer.raw.items():
             state = split_prefix(weights, f"ema.{name}") or split_prefix(weights, name)
@@ -123,6 +137,51 @@ class TransferExtension(TrainExtension):
                                 f"train with the same architecture settings as {src}")
         return {"model": str(src), "model_id": model_id(src), "loaded_tensors": loaded,
                 "fresh_tensors": len(skipped)}
+
+    def _distill(self, trainer: Any) -> dict[str, Any]:
+        import torch
+
+        from aigc.core.config import config_to_dict
+        from aigc.core.errors import BadInputError
+        from aigc.core.pipeline import load_objective
+        from aigc.tools.transfer.distill import (
+            DistillObjective,
+            default_kind,
+            student_objective,
+        )
+
+        opts = dict(self.options["distill"])
+        _, teacher, tcfg = load_objective(opts["teacher"], torch.device("cpu"), prefer_ema=True)
+        task, arch = trainer.meta.get("task"), trainer.meta.get("architecture")
+        if tcfg["task"] != task:
+            raise BadInputError(f"distillation teacher {opts['teacher']}: a {tcfg['task']!r} model, not {task!r}")
+        student = trainer.objective
+        if opts.get("student"):
+            student = student_objective(task, arch, trainer.meta.get("model", {}), opts["student"], trainer.config.seed)
+            for name, net in student.networks().items():
+                trainer.raw[name] = net.to(trainer.device)
+            trainer.meta["model"] = config_to_dict(student.config)
+        kind = opts.get("kind") or default_kind(student)
+        trainer.objective = DistillObjective(student, {n: net.to(trainer.device) for n, net in teacher.items()},
+                                             kind=kind, alpha=float(opts.get("alpha", 0.5)),
+                                             temperature=float(opts.get("temperature", 1.0)))
+        count = sum(p.numel() for net in trainer.raw.values() for p in net.parameters())
+        return {"teacher": str(opts["teacher"]), "kind": kind, "alpha": trainer.objective.alpha,
+                "temperature": trainer.objective.temperature, "student_parameters": int(count),
+                "teacher_parameters": int(sum(p.numel() for net in teacher.values() for p in net.parameters()))}
+
+    @staticmethod
+    def _keep_zeros(raw: Mapping[str, Any]) -> int:
+        """Gradient hooks that keep every exactly-zero weight matrix entry at zero (Adam/AdamW then
+        never move them: their moments stay zero)."""
+        count = 0
+        for net in raw.values():
+            for pname, p in net.named_parameters():
+                if p.requires_grad and p.dim() >= 2 and pname.endswith("weight") and (p == 0).any():
+                    keep = (p.detach() != 0).to(p.dtype)
+                    p.register_hook(lambda g, k=keep: g * k)
+                    count += int((keep == 0).sum())
+        return count
 
     def _freeze(self, raw: Mapping[str, Any]) -> int:
         import fnmatch
@@ -162,9 +221,18 @@ class TransferExtension(TrainExtension):
 
     def after_step(self, trainer: Any, logs: dict[str, float]) -> str | None:
         cfg = trainer.config
-        if self.options.get("lora") and (trainer.step % cfg.checkpoint_every == 0 or trainer.step >= cfg.steps):
+        due = trainer.step % cfg.checkpoint_every == 0 or trainer.step >= cfg.steps
+        if self.options.get("lora") and due and self._adapter_step != trainer.step:
             self._write_adapter(trainer)
         return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Called with every checkpoint — also the one a time limit or Ctrl-C stops with: the
+        adapter file goes with it."""
+        trainer = getattr(self, "_trainer", None)
+        if self.options.get("lora") and trainer is not None and self._adapter_step != trainer.step:
+            self._write_adapter(trainer)
+        return {}
 
     def _write_adapter(self, trainer: Any) -> None:
         from aigc.tools.transfer.lora import ADAPTER_NAME, save_adapter
@@ -173,9 +241,25 @@ class TransferExtension(TrainExtension):
             return
         weights = {f"{n}.{k}": v for n, net in trainer.raw.items() for k, v in net.state_dict().items()}
         save_adapter(trainer.out_dir / ADAPTER_NAME, weights, {**self.info["lora"], "step": trainer.step})
+        self._adapter_step = trainer.step
 
     def describe(self) -> dict[str, Any]:
         out = {"options": dict(self.options), **self.info}
-        if "lora" in self.info:
+        if "lora" in self.info:  # the LoRA hook rebuilds a pruned structure first
             out["load_hook"] = "aigc.tools.transfer.lora:LOAD_HOOK"
+        elif "structured" in self.info:
+            out["load_hook"] = "aigc.tools.compress.structured:LOAD_HOOK"
         return out
+
+
+def _structure(config: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Rebuild ``raw``'s layers at the shrunk sizes a structurally pruned source records."""
+    from aigc.tools.compress.structured import apply_sizes, structure_of
+
+    structure = structure_of(config)
+    for net_name, sizes in (structure or {}).items():
+        if net_name in raw:
+            device = next(raw[net_name].parameters()).device
+            apply_sizes(raw[net_name], sizes)
+            raw[net_name].to(device)
+    return structure

@@ -151,6 +151,9 @@ class _LoadHook:
     merged plain network; the adapter stays in the files)."""
 
     def before_load(self, networks: Mapping[str, nn.Module], config: Mapping[str, Any]) -> None:
+        from aigc.tools.compress.structured import LOAD_HOOK as STRUCTURED
+
+        STRUCTURED.before_load(networks, config)  # a pruned source's shrunk layers come first
         lora = config["extensions"]["transfer"]["lora"]
         for net_name, names in lora["targets"].items():
             if net_name in networks:
