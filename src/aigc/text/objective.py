@@ -16,7 +16,7 @@ from torch import nn
 from aigc.text.decoding import GPTDecoder, LSTMDecoder
 from aigc.text.gpt import GPT, GPTConfig
 from aigc.text.lstm import LSTMLM, LSTMConfig
-from aigc.train.objective import NetworksObjective
+from aigc.train.objective import SingleNetworkObjective
 
 __all__ = ["GPTObjective", "LSTMObjective", "lm_loss"]
 
@@ -26,16 +26,8 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction=reduction)
 
 
-class LanguageModelObjective(NetworksObjective):
+class LanguageModelObjective(SingleNetworkObjective):
     """Shared by GPT and LSTM: the loss, optimiser groups, freezing and log-likelihood."""
-
-    config_class: type
-    network_class: type
-    ema_networks = ("model",)
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.nets: dict[str, nn.Module] = {"model": self.network_class(config)}
 
     @staticmethod
     def logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["NetworksObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs",
+__all__ = ["NetworksObjective", "SingleNetworkObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs",
            "ScoresLogits", "Restores", "INPUT_RANGE", "input_range"]
 
 
@@ -36,6 +36,19 @@ class NetworksObjective:
                     for name in self.nets}
         return {name: torch.optim.AdamW(nets[name].parameters(), lr=lr, betas=self.adam_betas, weight_decay=decay)
                 for name in self.nets}
+
+
+class SingleNetworkObjective(NetworksObjective):
+    """One network, ``"model"``, built by ``network_class(config)`` and kept under EMA when asked
+    (language models, video predictors): subclasses set ``config_class`` and ``network_class``."""
+
+    config_class: type
+    network_class: type
+    ema_networks = ("model",)
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.nets: dict[str, nn.Module] = {"model": self.network_class(config)}
 
 
 @runtime_checkable

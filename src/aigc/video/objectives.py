@@ -20,7 +20,7 @@ from torch import nn
 
 from aigc.core.errors import BadInputError
 from aigc.data.moving_mnist import render
-from aigc.train.objective import NetworksObjective
+from aigc.train.objective import SingleNetworkObjective
 from aigc.video.convlstm import ConvLSTMConfig, ConvLSTMNet
 from aigc.video.interp import InterpConfig, InterpNet
 from aigc.video.simvp import SimVPConfig, SimVPNet
@@ -50,16 +50,8 @@ def pooled_clips(batch: Mapping[str, torch.Tensor], frames: int, size: int) -> t
     return F.avg_pool2d(clips.flatten(0, 1), factor).unflatten(0, (b, t)) if factor > 1 else clips
 
 
-class VideoObjective(NetworksObjective):
+class VideoObjective(SingleNetworkObjective):
     """Shared by every video objective: one network ``"model"``, Adam, EMA-able."""
-
-    config_class: type
-    network_class: type
-    ema_networks = ("model",)
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.nets: dict[str, nn.Module] = {"model": self.network_class(config)}
 
     @property
     def frames_needed(self) -> int:
