@@ -11,6 +11,7 @@ from aigc.cli import main
 from aigc.core.artifacts import read_png_metadata
 from aigc.core.modeldir import model_id, read_config
 from aigc.restore.tiling import tiled_apply
+from aigc.tools.provenance.verify import payload_hex_of, verify
 
 
 def _write(path, arr) -> str:
@@ -44,6 +45,12 @@ def test_train_upscale_and_denoise_from_the_command_line(tmp_path, folder, capsy
     assert main(["denoise", str(dn), str(src), str(tmp_path / "dn.png")]) == 0
     with Image.open(tmp_path / "dn.png") as img:
         assert img.size == (40, 40)
+    # outputs are watermarked by default (payload: the model id), exact with --no-watermark
+    for model, name in ((sr, "up.png"), (dn, "dn.png")):
+        verdict = verify(tmp_path / name)
+        assert verdict.found and verdict.detection.payload == payload_hex_of(model_id(model))
+    assert main(["denoise", str(dn), str(src), str(tmp_path / "plain.png"), "--no-watermark"]) == 0
+    assert not verify(tmp_path / "plain.png").found and read_png_metadata(tmp_path / "plain.png")["watermark"] is False
     # a denoising model given to upscale: one clear line, exit code 2
     assert main(["upscale", str(dn), str(src), str(tmp_path / "x.png")]) == 2
     assert "not a 'sr' restore model" in capsys.readouterr().err
@@ -59,16 +66,19 @@ def test_inpaint_and_stylize_commands(tmp_path, folder, capsys) -> None:
     mask = np.zeros((40, 40), np.uint8)
     mask[10:20, 12:30] = 255
     out = tmp_path / "filled.png"
-    assert main(["inpaint", str(model), "--image", str(folder / "1.png"), "--mask",
-                 _write(tmp_path / "m.png", mask), "--out", str(out), "--seed", "4"]) == 0
+    inpaint = ["inpaint", str(model), "--image", str(folder / "1.png"), "--mask",
+               _write(tmp_path / "m.png", mask), "--out", str(out), "--seed", "4"]
+    assert main([*inpaint, "--no-watermark"]) == 0
     before, after = np.asarray(Image.open(folder / "1.png")), np.asarray(Image.open(out))
     assert np.array_equal(before[mask == 0], after[mask == 0])
-    assert read_png_metadata(out)["seed"] == 4
+    assert read_png_metadata(out)["seed"] == 4 and not verify(out).found
+    assert main(inpaint) == 0 and verify(out).found  # marked by default
     styled = tmp_path / "styled.png"
     assert main(["stylize", str(folder / "0.png"), str(styled), "--style", str(folder / "2.png"),
                  "--steps", "2", "--size", "32"]) == 0
     meta = read_png_metadata(styled)
     assert meta["method"] == "gatys" and meta["encoder"].startswith("random-features")
+    assert verify(styled).found and meta["watermark"]["payload"] == meta["model_id"][:8]
     assert main(["stylize", str(folder / "0.png"), str(styled)]) == 2
     assert "--style" in capsys.readouterr().err
     johnson = tmp_path / "jn"
@@ -78,7 +88,7 @@ def test_inpaint_and_stylize_commands(tmp_path, folder, capsys) -> None:
     fast = tmp_path / "fast.png"
     assert main(["stylize", str(folder / "0.png"), str(fast), "--model", str(johnson)]) == 0
     meta = read_png_metadata(fast)
-    assert meta["architecture"] == "johnson" and meta["style"]["file"] == "2.png"
+    assert meta["architecture"] == "johnson" and meta["style"]["file"] == "2.png" and verify(fast).found
     assert meta["style"]["encoder"].startswith("random-features")
 
 

@@ -74,7 +74,7 @@ def test_predicted_frames_equal_the_pipeline_and_saved_weights(models, clip_gif,
     torch.testing.assert_close(pred, fresh.predict(fresh.nets, context[None], 4)[0])
     out = tmp_path / "f.gif"
     assert main(["generate", str(models["simvp"]), "--context", str(clip_gif[0]), "--frames", "4",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--no-watermark"]) == 0
     got = read_video(out).frames[..., 0].astype(np.float32) / 255
     np.testing.assert_allclose(got, pred[:, 0].numpy(), atol=0.5 / 255 + 1e-6)
 
@@ -98,6 +98,28 @@ def test_interpolate_inserts_predicted_middle_frames(models, clip_gif, tmp_path)
     mids = pipe.objective.middle(pipe.nets, x[:-1], x[1:])
     torch.testing.assert_close(smooth[2::4], mids)  # the middles are the network's, not a blend
     assert not torch.allclose(mids, 0.5 * (x[:-1] + x[1:]), atol=1e-2)
+
+
+def test_every_video_output_carries_the_watermark(models, clip_gif, tmp_path):
+    from aigc.tools.provenance.verify import payload_hex_of, verify
+
+    clip, _ = clip_gif
+    predict = ["predict", str(models["simvp"]), "--context", str(clip), "--frames", "4"]
+    for name in ("future.webm", "frames", "future.gif"):
+        out = tmp_path / name
+        assert main([*predict, "--out", str(out)]) == 0
+        verdict = verify(out)
+        assert verdict.found and verdict.detection.payload == payload_hex_of(verdict.model_id), name
+        assert verdict.recipe["watermark"]["scheme"].startswith("aigc-dct-qim"), name
+    assert sorted(f.name for f in (tmp_path / "frames").iterdir())[-1] == "frame_00003.png"
+    assert verify(tmp_path / "frames" / "frame_00002.png").found  # one frame alone is an image mark
+    assert main([*predict, "--out", str(tmp_path / "plain"), "--no-watermark"]) == 0
+    assert not verify(tmp_path / "plain").found
+    assert main([*predict, "--out", str(tmp_path / "plain.webm"), "--no-watermark"]) == 0
+    assert not verify(tmp_path / "plain.webm").found
+    smooth = tmp_path / "smooth.webm"
+    assert main(["interpolate", str(models["interp"]), str(clip), "--out", str(smooth)]) == 0
+    assert verify(smooth).found and read_recipe(smooth)["factor"] == 2
 
 
 def test_bad_inputs_end_with_one_line(models, clip_gif, tmp_path, capsys):

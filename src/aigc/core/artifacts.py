@@ -6,7 +6,7 @@
 | WAV  | the LIST/INFO comment chunk (``ICMT``) |
 | MIDI | a text meta event at time 0 of the first track |
 | GIF  | the comment extension |
-| MP4  | the ``comment`` metadata tag |
+| MP4, WebM, MKV, MOV | the ``comment`` metadata tag |
 | text | a sidecar ``<file>.json`` |
 | JSON | the top-level key ``aigc_recipe`` |
 
@@ -18,7 +18,8 @@ Every writer is atomic; the same recipe and content give the same bytes.
 A model's outputs can carry an invisible watermark whose payload is the model id's prefix (``aigc
 verify FILE`` finds it): when the recipe has a ``model_id`` and ``"watermark": true`` (what every
 command with ``--no-watermark`` puts there by default) or the writer is called with
-``watermark=True``, the PNG, WAV, MIDI, GIF and MP4 writers mark the content through
+``watermark=True``, the PNG, WAV, MIDI, GIF and MP4 writers (and, through
+:func:`apply_watermark`, the video task's WebM/MKV/MOV writer) mark the content through
 ``WATERMARKERS`` and record ``"watermark": {scheme, payload, ...}`` in the recipe. Library calls
 that say nothing write the content unchanged (exact pixels for restorations and round trips).
 """
@@ -39,7 +40,7 @@ from aigc.core.atomic import atomic_path, atomic_write_bytes
 from aigc.core.errors import BadInputError
 from aigc.core.recipe import finish_recipe, recording, replay_info
 
-__all__ = ["make_grid", "to_uint8", "save_png", "WATERMARKERS", "watermarker", "read_png_metadata", "save_wav", "save_midi", "save_gif",
+__all__ = ["make_grid", "to_uint8", "save_png", "WATERMARKERS", "watermarker", "apply_watermark", "read_png_metadata", "save_wav", "save_midi", "save_gif",
            "save_mp4", "save_text", "save_json", "read_recipe", "read_ffmpeg_metadata", "recording", "replay_info", "finish_recipe",
            "RECIPE_KEY"]
 
@@ -65,9 +66,11 @@ def watermarker(medium: str) -> Any:
     return resolve(WATERMARKERS[medium])
 
 
-def _watermark(medium: str, content: Any, recipe: Mapping[str, Any] | None,
-               watermark: bool | None) -> tuple[Any, Mapping[str, Any] | None]:
-    """Mark ``content`` when the recipe names a model and asks for it (or ``watermark=True``)."""
+def apply_watermark(medium: str, content: Any, recipe: Mapping[str, Any] | None,
+                    watermark: bool | None = None) -> tuple[Any, Mapping[str, Any] | None]:
+    """Mark ``content`` when the recipe names a model and asks for it (or ``watermark=True``);
+    returns the content and the recipe with what was done under ``"watermark"``. For writers of
+    formats this module does not write (WebM, MKV, MOV)."""
     if recipe is None or "model_id" not in recipe:
         return content, recipe
     wanted = recipe.get("watermark") is True if watermark is None else watermark
@@ -117,7 +120,7 @@ def save_png(path: str | Path, array: np.ndarray, metadata: Mapping[str, Any] | 
         factor = -(-scale_to // max(img.size))  # round up
         img = img.resize((img.width * factor, img.height * factor), Image.NEAREST)
     pixels = np.asarray(img)
-    marked, metadata = _watermark("image", pixels, metadata, watermark)
+    marked, metadata = apply_watermark("image", pixels, metadata, watermark)
     if marked is not pixels:
         img = Image.fromarray(marked)
     info = PngImagePlugin.PngInfo()
@@ -161,7 +164,7 @@ def save_wav(path: str | Path, wave: np.ndarray, sample_rate: int, recipe: Mappi
     data = np.asarray(wave, dtype=np.float32)
     if data.ndim not in (1, 2) or not np.isfinite(data).all():
         raise BadInputError(f"{path}: audio must be a finite (N,) or (N, channels) array, got {data.shape}")
-    data, recipe = _watermark("audio", (data, int(sample_rate)), recipe, watermark)
+    data, recipe = apply_watermark("audio", (data, int(sample_rate)), recipe, watermark)
     data = data[0] if isinstance(data, tuple) else data
     path = Path(path)
     text = _dumps(finish_recipe(recipe, path))
@@ -185,7 +188,7 @@ def save_midi(path: str | Path, midi: Any, recipe: Mapping[str, Any] | None = No
         midi = buf.getvalue()
     if isinstance(midi, (bytes, bytearray)):
         midi = mido.MidiFile(file=io.BytesIO(bytes(midi)))
-    midi, recipe = _watermark("midi", midi, recipe, watermark)
+    midi, recipe = apply_watermark("midi", midi, recipe, watermark)
     path = Path(path)
     track = midi.tracks[0]
     track[:] = [m for m in track if not (m.is_meta and m.type == "text" and m.text.startswith(_MIDI_PREFIX))]
@@ -214,7 +217,7 @@ def save_gif(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[st
     arr = _frames_uint8(frames)
     if scale > 1:
         arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)  # nearest neighbour
-    arr, recipe = _watermark("video", arr, recipe, watermark)
+    arr, recipe = apply_watermark("video", arr, recipe, watermark)
     images = [Image.fromarray(f) for f in arr]
     path = Path(path)
     comment = _dumps(finish_recipe(recipe, path)).encode("ascii")
@@ -235,7 +238,7 @@ def save_mp4(path: str | Path, frames: Any, fps: float = 8.0, recipe: Mapping[st
         arr = np.repeat(arr[..., None], 3, axis=3)
     if scale > 1:
         arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
-    arr, recipe = _watermark("video", arr, recipe, watermark)
+    arr, recipe = apply_watermark("video", arr, recipe, watermark)
     h, w = arr.shape[1:3]
     pad_h, pad_w = (-h) % 2, (-w) % 2  # yuv420p needs even sizes
     arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -379,4 +382,4 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
 
 
 _READERS = {".png": _read_png, ".wav": _read_wav, ".mid": _read_midi, ".midi": _read_midi, ".gif": _read_gif,
-            ".mp4": _read_mp4, ".json": _read_json}
+            ".mp4": _read_mp4, ".webm": _read_mp4, ".mkv": _read_mp4, ".mov": _read_mp4, ".json": _read_json}

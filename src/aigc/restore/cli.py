@@ -10,6 +10,12 @@ from aigc.core.cli_args import add_device_arg, add_seed_arg, bounded_int, positi
 __all__ = ["add_train_args", "add_upscale", "add_denoise", "inpaint_parser", "add_stylize"]
 
 TASK = "restore"
+# "%(default)" keeps ArgumentDefaultsHelpFormatter from appending a "(default: True)" that reads backwards
+_WATERMARK_HELP = "leave out the invisible watermark (watermark=%(default)s unless given; `aigc verify FILE` finds it)"
+
+
+def _add_watermark_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-watermark", dest="watermark", action="store_false", help=_WATERMARK_HELP)
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -55,6 +61,7 @@ def _add_file_command(subparsers: argparse._SubParsersAction, name: str, help: s
     p.add_argument("--tile", type=int, default=256, help="tile size in input pixels (0 = whole image)")
     p.add_argument("--overlap", type=int, default=None, help="tile context (default: receptive field)")
     add_device_arg(p)
+    _add_watermark_arg(p)
     p.set_defaults(func=lambda a: _run_file(a, name))
 
 
@@ -67,7 +74,7 @@ def _run_file(args: argparse.Namespace, name: str) -> int:
     if getattr(pipe, "kind", None) != want:
         raise BadInputError(f"{args.model_dir} is not a {want!r} restore model (it is "
                             f"{getattr(pipe, 'kind', pipe.task)!r}); train one with --kind {want}")
-    path = pipe.process_file(args.input, args.output, tile=args.tile, overlap=args.overlap)
+    path = pipe.process_file(args.input, args.output, tile=args.tile, overlap=args.overlap, watermark=args.watermark)
     print(f"wrote {path}")
     return 0
 
@@ -83,12 +90,16 @@ def add_denoise(subparsers: argparse._SubParsersAction) -> None:
 def inpaint_parser(model_dir: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"aigc inpaint {model_dir}",
                                 description="Fill the white (non-zero) region of --mask in --image; "
-                                            "other pixels are kept unchanged.")
+                                            "other pixels are kept (exactly with --no-watermark; the "
+                                            "watermark moves them by a grey level or two). Example: aigc "
+                                            f"inpaint {model_dir} --image photo.png --mask hole.png "
+                                            "--out filled.png")
     p.add_argument("--image", required=True, help="image file")
     p.add_argument("--mask", required=True, help="mask image, same size: white = fill")
     p.add_argument("--out", required=True, help="PNG file to write")
     add_seed_arg(p, "recorded in the PNG")
     add_device_arg(p)
+    _add_watermark_arg(p)
     p.set_defaults(func=lambda a: _run_inpaint(model_dir, a))
     return p
 
@@ -97,7 +108,7 @@ def _run_inpaint(model_dir: str, args: argparse.Namespace) -> int:
     import aigc
 
     pipe = aigc.load(model_dir, device=args.device)
-    print(f"wrote {pipe.inpaint_file(args.image, args.mask, args.out, seed=args.seed)}")
+    print(f"wrote {pipe.inpaint_file(args.image, args.mask, args.out, seed=args.seed, watermark=args.watermark)}")
     return 0
 
 
@@ -120,6 +131,7 @@ def add_stylize(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (also off when stderr is not a terminal)")
+    _add_watermark_arg(p)
     p.set_defaults(func=run_stylize)
 
 

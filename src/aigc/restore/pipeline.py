@@ -115,7 +115,8 @@ class RestorePipeline(Pipeline):
 
     def process_file(self, src: str | os.PathLike, out: str | os.PathLike, *, tile: int = DEFAULT_TILE,
                      overlap: int | None = None, **params: Any) -> Path:
-        """Upscale / denoise / stylize an image file into a PNG (uint8 output buffer)."""
+        """Upscale / denoise / stylize an image file into a PNG (uint8 output buffer); ``params`` go
+        into the recipe (``watermark=True`` marks the PNG, as the CLI does by default)."""
         if self.kind not in ("sr", "denoise", "style"):
             raise BadInputError(f"a {self.kind!r} model does not process whole files this way")
         x = read_input(src)
@@ -126,12 +127,13 @@ class RestorePipeline(Pipeline):
         return save_png(_png(out), result[0].permute(1, 2, 0).numpy(), meta)
 
     def inpaint_file(self, src: str | os.PathLike, mask: str | os.PathLike, out: str | os.PathLike,
-                     *, seed: int = 0) -> Path:
-        """Inpaint an image file with a mask file (white / non-zero = fill) into a PNG."""
+                     *, seed: int = 0, **params: Any) -> Path:
+        """Inpaint an image file with a mask file (white / non-zero = fill) into a PNG;
+        ``params`` go into the recipe (``watermark=True`` marks the PNG)."""
         x = read_input(src)
         m = read_input(mask, "L")
         result = self.inpaint(x, m, seed=seed)
-        meta = self.recipe(source=Path(src).name, mask=Path(mask).name, seed=seed)
+        meta = self.recipe(source=Path(src).name, mask=Path(mask).name, seed=seed, **params)
         return save_png(_png(out), tensor_to_array(result), meta)
 
 

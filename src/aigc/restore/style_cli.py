@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from aigc.core.artifacts import save_png
@@ -15,6 +16,12 @@ from aigc.data.color import tensor_to_array
 __all__ = ["run_stylize"]
 
 
+def _method_id(encoder_label: str) -> str:
+    """Gatys has no model directory: its "model" is the method and the loss encoder, so the id
+    (and the watermark's payload) is a hash of those, in the model id's format."""
+    return hashlib.sha256(f"gatys:{encoder_label}".encode()).hexdigest()[:16]
+
+
 def run_stylize(args: argparse.Namespace) -> int:
     from aigc.restore.pipeline import _png, read_input
 
@@ -23,7 +30,7 @@ def run_stylize(args: argparse.Namespace) -> int:
         import aigc
 
         pipe = aigc.load(args.model, device=args.device)
-        path = pipe.process_file(args.input, out, tile=0)
+        path = pipe.process_file(args.input, out, tile=0, watermark=args.watermark)
         print(f"wrote {path}")
         return 0
     if not args.style:
@@ -37,9 +44,9 @@ def run_stylize(args: argparse.Namespace) -> int:
     style = fit_size(read_input(args.style, "RGB"), args.size).to(device)
     image = gatys(content, style, encoder, steps=args.steps, style_weight=args.style_weight,
                   generator=make_generator(args.seed, device), progress=progress_enabled(args))
-    meta = {"method": "gatys", "encoder": encoder.label, "style": Path(args.style).name,
-            "source": Path(args.input).name, "steps": args.steps, "size": args.size,
-            "style_weight": args.style_weight, "seed": args.seed}
+    meta = {"model_id": _method_id(encoder.label), "method": "gatys", "encoder": encoder.label,
+            "style": Path(args.style).name, "source": Path(args.input).name, "steps": args.steps,
+            "size": args.size, "style_weight": args.style_weight, "seed": args.seed, "watermark": args.watermark}
     save_png(out, tensor_to_array(image.cpu()), meta)
     print(f"wrote {out} (encoder: {encoder.label})")
     return 0

@@ -1,7 +1,10 @@
 """Video outputs that carry their recipe: GIF (comment extension) and MP4 (``comment`` tag) through
 :mod:`aigc.core.artifacts`, WebM/MKV/MOV through :func:`aigc.data.video.write_ffmpeg` with the same
-recipe JSON; and the contact-sheet PNG (one row per clip: context | truth | prediction).
-``aigc.core.artifacts.read_recipe`` reads the recipe of a GIF or MP4 back.
+recipe JSON, a folder of PNG frames (an output path without a suffix; each frame carries the recipe
+and its index); and the contact-sheet PNG (one row per clip: context | truth | prediction).
+``aigc.core.artifacts.read_recipe`` reads the recipe of a GIF, MP4, WebM or frame back. Every
+output is watermarked when the recipe asks for it (``"watermark": true``, the CLI's default):
+videos frame by frame, a folder's frames each as an image.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from aigc.core.artifacts import finish_recipe, save_gif, save_mp4, save_png
+from aigc.core.artifacts import apply_watermark, finish_recipe, save_gif, save_mp4, save_png
 from aigc.core.errors import BadInputError
 from aigc.data.video import write_ffmpeg
 
-__all__ = ["frames_to_uint8", "save_video", "contact_sheet", "save_contact_sheet", "VIDEO_OUTPUTS"]
+__all__ = ["frames_to_uint8", "save_video", "contact_sheet", "save_contact_sheet", "VIDEO_OUTPUTS", "FRAME_NAME"]
 
 VIDEO_OUTPUTS = (".gif", ".mp4", ".webm", ".mkv", ".mov")
+FRAME_NAME = "frame_{:05d}.png"
 
 
 def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -32,8 +36,9 @@ def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:
 
 def save_video(path: str | Path, frames: torch.Tensor, recipe: Mapping[str, Any] | None = None, *,
                fps: float = 10.0, scale: int = 1) -> Path:
-    """Write (T, C, H, W) frames in [0, 1] as GIF / MP4 / WebM / MKV / MOV by the suffix, recipe
-    embedded; ``scale`` enlarges by pixel repetition (small clips become visible)."""
+    """Write (T, C, H, W) frames in [0, 1] as GIF / MP4 / WebM / MKV / MOV by the suffix, or as a
+    folder of PNG frames when ``path`` has no suffix, recipe embedded; ``scale`` enlarges by pixel
+    repetition (small clips become visible)."""
     path = Path(path)
     suffix = path.suffix.lower()
     arr = frames_to_uint8(frames)
@@ -41,12 +46,29 @@ def save_video(path: str | Path, frames: torch.Tensor, recipe: Mapping[str, Any]
         return save_gif(path, arr, fps, recipe, scale=scale)
     if suffix == ".mp4":
         return save_mp4(path, arr, fps, recipe, scale=scale)
+    if scale > 1:
+        arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
     if suffix in VIDEO_OUTPUTS:
-        if scale > 1:
-            arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
+        arr, recipe = apply_watermark("video", arr, recipe)
         text = json.dumps(finish_recipe(recipe, path), sort_keys=True, ensure_ascii=True)
         return write_ffmpeg(path, arr, fps, metadata={"comment": text})
-    raise BadInputError(f"{path}: write one of {', '.join(VIDEO_OUTPUTS)}")
+    if not suffix:
+        return _save_frames(path, arr, recipe)
+    raise BadInputError(f"{path}: write one of {', '.join(VIDEO_OUTPUTS)}, or a folder name (PNG frames)")
+
+
+def _save_frames(folder: Path, arr: np.ndarray, recipe: Mapping[str, Any] | None) -> Path:
+    """(T, H, W, C) uint8 -> ``folder/frame_00000.png`` ...; each PNG carries the recipe and its index
+    (and, when the recipe asks, the image watermark, so one frame alone can be verified)."""
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{folder} is a file; give a folder name (no suffix) for PNG frames")
+    names = {FRAME_NAME.format(i) for i in range(len(arr))}
+    stale = sorted(f.name for f in folder.glob("frame_*.png") if f.name not in names) if folder.is_dir() else []
+    if stale:  # they would be read back as part of this clip
+        raise BadInputError(f"{folder} holds other frames ({stale[0]}, ...); give a new or empty folder")
+    for i, frame in enumerate(arr):
+        save_png(folder / FRAME_NAME.format(i), frame, None if recipe is None else {**recipe, "frame": i})
+    return folder
 
 
 def contact_sheet(rows: Sequence[torch.Tensor], *, gap: int = 2) -> np.ndarray:

@@ -21,7 +21,7 @@ __all__ = ["add_train_args", "generate_parser", "add_predict", "add_interpolate"
            "run_predict", "run_interpolate", "run_generate", "run_eval_video"]
 
 _FMT = HelpFormatter
-_OUT_HELP = "output .gif, .mp4 or .webm (the recipe is embedded)"
+_OUT_HELP = "output .gif, .mp4 or .webm, or a folder (no suffix) of PNG frames (the recipe is embedded)"
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -160,7 +160,7 @@ def run_predict(args: argparse.Namespace, model_dir: str | None = None) -> int:
     context, fps = pipe.load_clip(args.context)
     pred = pipe.predict(context, frames=args.frames)
     params = {"command": "predict", "frames": args.frames, "with_context": args.with_context,
-              "seed": args.seed, **pipe.input_recipe(args.context)}
+              "seed": args.seed, "watermark": args.watermark, **pipe.input_recipe(args.context)}
     used = context[-pipe.context_frames:]
     out = torch.cat([used, pred]) if args.with_context else pred
     path = pipe.save(out, args.out, fps=args.fps or fps, scale=args.scale, **params)
@@ -176,7 +176,7 @@ def run_interpolate(args: argparse.Namespace, model_dir: str | None = None) -> i
     clip, fps = pipe.load_clip(args.input)
     out = pipe.interpolate(clip, factor=args.factor)
     params = {"command": "interpolate", "factor": args.factor, "seed": args.seed,
-              **pipe.input_recipe(args.input)}
+              "watermark": args.watermark, **pipe.input_recipe(args.input)}
     path = pipe.save(out, args.out, fps=args.fps or fps * args.factor, scale=args.scale, **params)
     print(f"wrote {path} ({clip.shape[0]} -> {out.shape[0]} frames)")
     print(json.dumps(pipe.recipe(**params)), file=sys.stderr)

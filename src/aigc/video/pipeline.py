@@ -1,7 +1,7 @@
 """Inference for video models: ``predict`` future frames (ConvLSTM, SimVP), ``interpolate`` a clip
 (interp), ``generate`` new clips (diffusion); ``load_clip`` reads a user's GIF/MP4/folder in the
-model's frame format, ``save`` writes GIF/MP4 with the recipe embedded and ``save_sheet`` a
-context | truth | prediction PNG."""
+model's frame format, ``save`` writes GIF/MP4/WebM or PNG frames with the recipe embedded and
+``save_sheet`` a context | truth | prediction PNG."""
 
 from __future__ import annotations
 
@@ -147,7 +147,8 @@ class VideoPipeline(Pipeline):
 
     def save(self, clip: torch.Tensor, path: str | Path, *, fps: float = 10.0, scale: int = 1,
              **params: Any) -> Path:
-        """Write (T, C, H, W) frames as GIF/MP4 with ``recipe(**params)`` embedded."""
+        """Write (T, C, H, W) frames as GIF/MP4/WebM or a PNG-frame folder (a path without a
+        suffix) with ``recipe(**params)`` embedded."""
         return save_video(path, clip, self.recipe(**params, fps=fps), fps=fps, scale=scale)
 
     def save_sheet(self, path: str | Path, context: torch.Tensor, truth: torch.Tensor | None,

@@ -18,10 +18,12 @@ def add_verify(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
         description="Read the recipe embedded in FILE (if any), detect its invisible watermark and decode "
                     "the payload (the model id's first 31 bits and a flag), and say in one line what was "
                     "found and how sure: bit accuracy, z-score, p-value. Images (PNG/JPEG/WebP), audio "
-                    "(WAV/OGG/FLAC), MIDI, GIF/MP4 video and text (with --model, for the tokenizer). "
+                    "(WAV/OGG/FLAC), MIDI, GIF/MP4/WebM video, a folder of video frames (PNG) and text "
+                    "(with --model, for the tokenizer). "
                     "Exit code 0 = found, 1 = not found, 2 = error. "
                     "Example: aigc verify samples.png --model runs/dcgan")
-    p.add_argument("file", help="the file to check (it may have been re-encoded, resized or cropped)")
+    p.add_argument("file", help="the file (or folder of frames) to check; it may have been re-encoded, "
+                                "resized or cropped")
     p.add_argument("--model", metavar="DIR", default=None,
                    help="the model directory to check the payload against (text: also its tokenizer)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON instead of one line")

@@ -49,11 +49,13 @@ def embed(frames: np.ndarray, model_id: str) -> tuple[np.ndarray, dict[str, Any]
                                                       "bits": 32, "flag": 1}
 
 
-def detect_video(frames: np.ndarray, *, key: int = DEFAULT_KEY, expected: np.ndarray | None = None) -> Detection:
-    """Decode the payload from the summed votes of all frames (no crop search)."""
-    bit_of, dither = _layout(key, STEP)
+def detect_video(frames: np.ndarray, *, key: int = DEFAULT_KEY, expected: np.ndarray | None = None,
+                 step: float = STEP) -> Detection:
+    """Decode the payload from the summed votes of all frames (no crop search). ``step``: the
+    image watermark's :data:`aigc.tools.provenance.image.STEP` for a folder of PNG frames."""
+    bit_of, dither = _layout(key, step)
     arr = np.asarray(frames)
-    votes = sum(qim_soft(_carriers(_resize(_luma(f), (GRID, GRID))), STEP, dither) for f in arr)
+    votes = sum(qim_soft(_carriers(_resize(_luma(f), (GRID, GRID))), step, dither) for f in arr)
     # z of the mean vote is conservative: frames of one clip are correlated, so the mean of T
     # votes has at most (not exactly 1/T of) the variance 1/2 of one vote under no watermark
     det = decode_soft(votes / max(len(arr), 1), bit_of, "video", 1, expected)
