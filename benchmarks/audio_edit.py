@@ -47,6 +47,11 @@ SUBSTITUTES = {
     "normalize": "SoX norm -1 (peak, two passes through a temporary file) for BS.1770 loudness",
 }
 
+# how `aigc audio edit` runs that chain (see its --help)
+AIGC_RUNS = ("float32 arithmetic; --gain --highpass --lowpass --eq as one cascade of 9 biquads; --pitch --speed "
+             "as one phase-vocoder stretch + one polyphase resampling; three passes (the --denoise and "
+             "--normalize measurements)")
+
 # `aigc audio edit` through the real CLI entry point; the registry line for the audio task is
 # added here in case the lead's registration has not landed in this checkout yet.
 _CLI = ("import sys; from aigc.core import registry; "
@@ -98,7 +103,8 @@ def main() -> int:
         ours["output_s"] = round(sf.info(str(tmpdir / "ours.wav")).duration, 2)
         result = {"input": {"minutes": args.minutes, "sample_rate": args.sr, "channels": args.channels,
                             "subtype": "PCM_16"},
-                  "aigc_chain": " ".join(OURS), "aigc": ours, "machine": machine(), "command": command()}
+                  "aigc_chain": " ".join(OURS), "aigc_runs": AIGC_RUNS, "aigc": ours, "machine": machine(),
+                  "command": command()}
         if sox is None:
             result["sox"] = "not installed (apt-get install sox)"
         else:

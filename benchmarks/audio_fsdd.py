@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--work", default=None, help="model directories (default: a temporary folder)")
+    p.add_argument("--vocoder", default=None,
+                   help="a trained vocoder model directory (benchmarks/audio_vocoder.py --work) for the generated "
+                        "mels instead of Griffin-Lim")
     p.add_argument("--out", default=str(RESULTS / "audio_fsdd.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -97,7 +100,14 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     start = time.process_time()
     rec_report = recognizer_accuracy(rec, test)
     synth = evaluate_synth(syn, rec, test, n=args.samples, seed=args.seed, steps=args.steps,
-                           guidance=args.guidance, floor_data=train_set)
+                           guidance=args.guidance, floor_data=train_set, vocoder=args.vocoder)
+    compare = {}
+    if args.vocoder:  # the same mels (same model, seeds and steps) through Griffin-Lim, for comparison
+        gl = evaluate_synth(syn, rec, test, n=args.samples, seed=args.seed, steps=args.steps,
+                            guidance=args.guidance)
+        compare = {"griffin_lim": {k: gl.get(k) for k in ("conditional_accuracy", "speaker_accuracy", "inception_score",
+                                                          "frechet_distance")}}
+        compare["griffin_lim"]["is_ratio"] = gl["inception_score"] / synth["real_inception_score"]
     result = {
         "recognizer_accuracy": rec_report["digit_accuracy"],
         "recognizer_speaker_accuracy": rec_report.get("speaker_accuracy"),
@@ -109,7 +119,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "frechet_distance": synth["frechet_distance"],
         "real_floor": synth["real_floor"],
         "features": synth["features"],
-        "samples": args.samples, "ddim_steps": args.steps, "guidance": args.guidance,
+        "samples": args.samples, "ddim_steps": args.steps, "guidance": args.guidance, "vocoder": synth["vocoder"],
+        **compare,
         "budget_s": args.budget_s, "train_cpu_s": cpu, "eval_cpu_s": time.process_time() - start,
         "cpu_s": sum(cpu.values()) + time.process_time() - start,
         "machine": machine(), "command": command(),

@@ -64,16 +64,19 @@ def test_edit_equals_the_effects_applied_in_order(tmp_path):
     src = _write(tmp_path / "in.wav", x)
     specs = [("eq", "1000:+3:1.0"), ("gain", "-3"), ("reverb", "0.2:0.3"), ("speed", "1.1"), ("fade", "0.05")]
     chain = [edit.parse_effect(n, t) for n, t in specs]
-    report = edit.edit_file(src, tmp_path / "out.wav", chain, block=1000)
+    report = edit.edit_file(src, tmp_path / "out.wav", chain, block=1000, precision="float64")
     out, sr = sf.read(tmp_path / "out.wav")
     x32 = sf.read(src)[0]  # the float32 file as read back
     ref = fx.fade(fx.speed(fx.reverb(fx.gain(fx.eq(x32, SR, 1000, 3, 1.0), SR, -3), SR, 0.2, 0.3), SR, 1.1), SR, 0.05)
     assert sr == SR and report["passes"] == 1 and out.shape == ref.shape
     np.testing.assert_allclose(out, ref, atol=1e-6)  # float32 file
+    # the default float32 arithmetic: the same within 1e-5 of full scale (-100 dBFS)
+    edit.edit_file(src, tmp_path / "f32.wav", chain, block=1000)
+    np.testing.assert_allclose(sf.read(tmp_path / "f32.wav")[0], ref, atol=1e-5)
     reordered = [chain[1], chain[0], *chain[2:]]  # gain and EQ commute; speed and fade do not
     edit.edit_file(src, tmp_path / "b.wav", [chain[0], chain[1], chain[2], chain[4], chain[3]])
     assert not np.allclose(sf.read(tmp_path / "b.wav")[0][: len(out)], out, atol=1e-3)
-    edit.edit_file(src, tmp_path / "c.wav", reordered)
+    edit.edit_file(src, tmp_path / "c.wav", reordered, precision="float64")
     np.testing.assert_allclose(sf.read(tmp_path / "c.wav")[0], out, atol=1e-6)
 
 
@@ -120,7 +123,7 @@ def test_same_input_same_bytes_and_the_recipe_is_embedded(tmp_path):
     assert main(["audio", "edit", str(src), str(tmp_path / "b.wav"), "--quiet", *argv]) == 0
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
     recipe = edit.read_recipe(tmp_path / "a.wav")
-    assert recipe["source"] == "in.wav" and recipe["sample_rate"] == SR
+    assert recipe["source"] == "in.wav" and recipe["sample_rate"] == SR and recipe["precision"] == "float32"
     assert [e["effect"] for e in recipe["effects"]] == ["denoise", "pitch", "normalize"]
     assert recipe["effects"][1]["semitones"] == -1.0
 
@@ -189,3 +192,27 @@ def test_the_recipe_reads_back_through_core_artifacts(tmp_path):
     edit.edit_file(src, tmp_path / "out.wav", [edit.parse_effect("gain", "-2")])
     recipe = artifacts.read_recipe(tmp_path / "out.wav")
     assert recipe["effects"] == [{"effect": "gain", "db": -2.0}] and "aigc_version" in recipe
+
+
+def test_neighbouring_filters_run_as_one_cascade_equal_to_the_effects_in_turn():
+    x = _wave(0.5, channels=2)
+    specs = [("gain", "-3"), ("highpass", "80"), ("eq", "1000:+3:1.0"), ("lowpass", "6000"), ("gain", "+1")]
+    streams = edit.build_chain([edit.parse_effect(*s) for s in specs], SR, 2, dtype=np.float64)
+    assert len(streams) == 1 and isinstance(streams[0], fx.SosStream) and len(streams[0].sos) == 5
+    ref = fx.gain(fx.lowpass(fx.eq(fx.highpass(fx.gain(x, SR, -3), SR, 80), SR, 1000, 3, 1.0), SR, 6000), SR, 1)
+    np.testing.assert_allclose(fx.run_stream(streams[0], x), ref, atol=1e-12)
+
+
+def test_neighbouring_pitch_and_speed_run_as_one_stretch_with_both_effects():
+    x = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)
+    chain = [edit.parse_effect("pitch", "+12"), edit.parse_effect("speed", "1.25")]
+    streams = edit.build_chain(chain, SR, 1, dtype=np.float64)
+    assert len(streams) == 1 and isinstance(streams[0], fx.PitchTempoStream)
+    y = fx.run_stream(streams[0], x)
+    assert len(y) == round(SR / 1.25) == len(fx.speed(fx.pitch_shift(x, SR, 12), SR, 1.25))
+    spec = np.abs(np.fft.rfft(y[1000:-1000] * np.hanning(len(y) - 2000)))
+    assert np.argmax(spec) * SR / (len(y) - 2000) == pytest.approx(880, rel=0.01)
+    # a measuring effect in between keeps them apart
+    apart = edit.build_chain([chain[0], edit.parse_effect("normalize", "-16"), chain[1]], SR, 1,
+                             measured={1: -20.0})
+    assert [type(s).__name__ for s in apart] == ["PitchTempoStream", "GainStream", "PitchTempoStream"]

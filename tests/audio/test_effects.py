@@ -46,7 +46,7 @@ def _si_snr(ref: np.ndarray, est: np.ndarray) -> float:
 
 def _blocks(stream: fx.Stream, wave: np.ndarray, sizes=(1, 700, 0, 3001, 64)) -> np.ndarray:
     """Run ``stream`` over ``wave`` in uneven blocks (including an empty one)."""
-    x, out, i, k = fx.as_2d(wave), [], 0, 0
+    x, out, i, k = (wave if wave.ndim == 2 else fx.as_2d(wave)), [], 0, 0  # (n, ch) keeps its dtype
     while i < len(x):
         n = sizes[k % len(sizes)]
         out.append(stream.process(x[i: i + n]) if n else stream.process(x[:0]))
@@ -230,6 +230,7 @@ _STREAMS = {
     "trim": lambda ch: fx.TrimStream(ch, 1000, 9000),
     "stretch": lambda ch: fx.TimeStretchStream(ch, SR, 1.3),
     "pitch": lambda ch: fx.PitchShiftStream(ch, SR, 3.5),
+    "pitch_tempo": lambda ch: fx.PitchTempoStream(ch, SR, -2.5, 1.2),
     "gate": lambda ch: fx.SpectralGateStream(ch, SR, np.full(257, -60.0), 0.8, n_fft=512),
     "wiener": lambda ch: fx.WienerStream(ch, SR, np.full(fx.auto_n_fft(SR) // 2 + 1, 1e-3)),
 }
@@ -240,6 +241,24 @@ def test_any_block_size_gives_the_one_block_result(name):
     x = _noise(10000, seed=7, channels=2)
     whole = fx.run_stream(_STREAMS[name](2), x)
     np.testing.assert_allclose(_blocks(_STREAMS[name](2), x), whole, atol=1e-10)
+
+
+_F32 = {  # the same streams as the editor builds them, in float32
+    "sos": lambda: fx.SosStream(2, fx.butter_sos(SR, 300, "highpass"), np.float32),
+    "compress": lambda: fx.CompressorStream(2, SR, -30, 3, 5, 50, dtype=np.float32),
+    "reverb": lambda: fx.ReverbStream(2, SR, 0.4, 0.3, dtype=np.float32),
+    "pitch_tempo": lambda: fx.PitchTempoStream(2, SR, -2.5, 1.2, dtype=np.float32),
+    "wiener": lambda: fx.WienerStream(2, SR, np.full(fx.auto_n_fft(SR) // 2 + 1, 1e-3), dtype=np.float32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_F32))
+def test_float32_streams_follow_float64(name):
+    """The editor's float32 arithmetic: float32 out, within 1e-5 of full scale of float64."""
+    x = _noise(10000, seed=9, channels=2)
+    y = _blocks(_F32[name](), x.astype(np.float32))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, fx.run_stream(_STREAMS[name](2), x), atol=1e-5)
 
 
 def test_analysers_fed_in_blocks_equal_one_block():

@@ -24,9 +24,10 @@ _FMT = argparse.ArgumentDefaultsHelpFormatter
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """The audio task's own flags (the loop's --out --steps --seed --lr ... come from the core)."""
-    p.add_argument("--arch", choices=["recognizer", "mel-diffusion"], default="recognizer",
+    p.add_argument("--arch", choices=["recognizer", "mel-diffusion", "vocoder"], default="recognizer",
                    help="recognizer: digit + speaker CNN on log-mels; mel-diffusion: digit- and "
-                        "speaker-conditioned mel generator (Griffin-Lim vocoder)")
+                        "speaker-conditioned mel generator (Griffin-Lim, or a trained vocoder); vocoder: "
+                        "log-mel -> wave network for --vocoder (e.g. --arch vocoder --batch-size 16 --steps 3000)")
     p.add_argument("--data", default="fsdd",
                    help="fsdd (Free Spoken Digit Dataset, official split) or folder:PATH (one sub-folder per digit)")
     p.add_argument("--split", default="train", choices=["train", "test", "all"], help="FSDD split")
@@ -34,7 +35,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-seconds", type=float, default=0.752, help="clip length the model sees")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable audio files (and count them)")
     p.add_argument("--channels", type=positive_int, default=None,
-                   help="network width (default: recognizer 32, mel-diffusion 128; 64 trains more steps per CPU-second)")
+                   help="network width (default: recognizer 32, mel-diffusion 128, vocoder 128; 64 trains "
+                        "more steps per CPU-second)")
     p.add_argument("--n-mels", type=positive_int, default=None, help="mel bands (default 40)")
     p.set_defaults(steps=3000, batch_size=64, lr=1e-3)
 
@@ -63,6 +65,9 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", default=None, help="speaker name (e.g. theo) or index; default any speaker")
     p.add_argument("--steps", type=bounded_int(1, 1000), default=25, help="DDIM sampling steps")
     p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--vocoder", metavar="DIR", default=None,
+                   help="a trained vocoder model directory (aigc train audio --arch vocoder) to turn mels "
+                        "into waves; default Griffin-Lim")
 
 
 def generate_parser(model_dir: str) -> argparse.ArgumentParser:
@@ -87,7 +92,10 @@ def run_generate(model_dir: str, args: argparse.Namespace) -> int:
     digits = _digits(args.digits) if args.digits else [None] * args.n
     params = {"digits": digits, "speaker": args.speaker, "steps": args.steps, "guidance": args.guidance}
     params["watermark"] = args.watermark
-    waves = pipe.generate(digits, speaker=args.speaker, seed=args.seed, steps=args.steps, guidance=args.guidance)
+    vocoder = pipe.load_vocoder(args.vocoder)
+    params["vocoder"] = vocoder.model_id if vocoder is not None else "griffin-lim"
+    waves = pipe.generate(digits, speaker=args.speaker, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                          vocoder=vocoder)
     out = Path(args.out)
     if out.suffix.lower() == ".wav":
         clips = [trim_silence(w, pipe.sample_rate) for w in waves.numpy()]
@@ -133,7 +141,8 @@ def add_speak(subparsers: argparse._SubParsersAction) -> None:
         "speak", help="read a digit string aloud with a synthesiser (WAV out)", formatter_class=_FMT,
         description="Read digits aloud: each one generated, then joined with pauses (longer at "
                     "dashes) and cross-fades. Example: aigc speak runs/fsdd-synth \"4 1 5 2\" "
-                    "--speaker theo --out phone.wav. Given a local Hugging Face VITS / MMS-TTS folder "
+                    "--speaker theo --out phone.wav (add --vocoder runs/fsdd-vocoder for the trained "
+                    "neural vocoder instead of Griffin-Lim). Given a local Hugging Face VITS / MMS-TTS folder "
                     "(model.safetensors), any text is read: aigc speak mms-tts-eng \"hello\" --out hi.wav")
     p.add_argument("model_dir", help="a mel-diffusion model directory, or a Hugging Face VITS folder")
     p.add_argument("text", help="digits, e.g. \"4 1 5 2\" or \"555-0134\" (any text for a VITS model)")
@@ -158,8 +167,10 @@ def run_speak(args: argparse.Namespace) -> int:
     pipe = _load(args.model_dir, args.device)
     params = {"speaker": args.speaker, "steps": args.steps, "guidance": args.guidance,
               "pause_s": args.pause, "group_pause_s": args.group_pause, "crossfade_s": args.crossfade}
-    wave = pipe.speak(args.text, seed=args.seed, **params)
-    pipe.save(wave, args.out, seed=args.seed, text=args.text, watermark=args.watermark, **params)
+    vocoder = pipe.load_vocoder(args.vocoder)
+    wave = pipe.speak(args.text, seed=args.seed, vocoder=vocoder, **params)
+    pipe.save(wave, args.out, seed=args.seed, text=args.text, watermark=args.watermark,
+              vocoder=vocoder.model_id if vocoder is not None else "griffin-lim", **params)
     print(f"wrote {args.out} ({len(wave) / pipe.sample_rate:.2f} s)")
     return 0
 
@@ -178,6 +189,8 @@ def add_eval_audio(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=bounded_int(10, 100_000), default=1000, help="generated clips")
     p.add_argument("--steps", type=bounded_int(1, 1000), default=25, help="DDIM steps")
     p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    p.add_argument("--vocoder", metavar="DIR", default=None,
+                   help="a trained vocoder model directory for the synthesiser's mels (default Griffin-Lim)")
     add_seed_arg(p)
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable audio files (and count them)")
     add_device_arg(p)
@@ -197,7 +210,8 @@ def run_eval_audio(args: argparse.Namespace) -> int:
         floor = load_audio_source(args.data, split="train", sr=rec.sample_rate) if args.data == "fsdd" else None
         synth = _load(args.synth, args.device)
         report["synth"] = {"model_id": synth.model_id, **evaluate_synth(
-            synth, rec, real, n=args.n, seed=args.seed, steps=args.steps, guidance=args.guidance, floor_data=floor)}
+            synth, rec, real, n=args.n, seed=args.seed, steps=args.steps, guidance=args.guidance, floor_data=floor,
+            vocoder=args.vocoder)}
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -37,6 +37,12 @@ measuring pass each. The output keeps the input's sample rate and sample format,
 atomically, and carries the effect chain as JSON in its comment. Give IN and OUT first: the flags
 whose value is optional (--compress, --denoise, --normalize, --trim-silence) would take the next word.
 
+Neighbouring effects that are one operation run as one: gains, filters and EQs next to each other
+as one cascade of biquads (a linear, time-invariant system: the same result), and --pitch/--speed
+next to each other as one phase-vocoder stretch plus one resampling (ideal pitch and tempo
+changes commute and compose, so this is the change asked for, with one vocoder's artefacts
+instead of two). Effects compute in float32 unless --precision float64 is given.
+
 example:
   aigc audio edit talk.wav talk_clean.wav --highpass 80 --denoise --compress --normalize -16LUFS --fade 0.05
   aigc audio edit song.flac faster.flac --speed 1.1 --pitch -1 --reverb 0.2"""
@@ -68,6 +74,9 @@ def add_edit(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         action=functools.partial(_Chain, effect=flag))
     p.add_argument("--overwrite-input", action="store_true", help="allow OUT to be IN (replaced atomically)")
     p.add_argument("--block", type=int, default=65536, help="frames per block (memory vs. speed; 65536)")
+    p.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                   help="arithmetic of the effects: float32 (default, faster) or float64 (as the "
+                        "reference functions; e.g. --precision float64 to compare with them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run_edit, chain=None)
     return p
@@ -96,7 +105,7 @@ def run_edit(args: argparse.Namespace) -> int:
                file=sys.stderr, disable=True if args.quiet else None, desc="edit")
     try:
         report = edit_file(args.input, args.output, chain, overwrite_input=args.overwrite_input,
-                           block=args.block, progress=bar.update)
+                           block=args.block, progress=bar.update, precision=args.precision)
     finally:
         bar.close()
     if report["clipped"]:

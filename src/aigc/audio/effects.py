@@ -3,8 +3,8 @@
 A wave is a float array, ``(n,)`` mono or ``(n, channels)``, full scale +-1. Every effect that
 keeps state from one sample to the next (filters, compressor, reverb, fade, phase vocoder,
 resampler, spectral gate) is a small stream class, ``process(block) -> block`` then
-``flush() -> tail`` on ``(n, channels)`` float64 blocks; the pure function runs its stream over the
-whole wave as one block. The streaming editor (:mod:`aigc.audio.edit`) therefore runs the very code
+``flush() -> tail`` on ``(n, channels)`` blocks; the pure function runs its stream over the
+whole wave as one float64 block (the editor builds the same streams for float32, ``dtype``). The streaming editor (:mod:`aigc.audio.edit`) therefore runs the very code
 the tests check against scipy, librosa, pyloudnorm and noisereduce, and a test checks that any
 block size gives the same output.
 
@@ -22,8 +22,29 @@ import math
 import numpy as np
 from scipy import signal
 
-from aigc.audio.effects_stft import (NoiseFloor, NoiseProfile, PitchShiftStream, SpectralGateStream,
-                                     TimeStretchStream, WienerStream, auto_n_fft)
+from aigc.audio.effects_filters import (
+    GainStream,
+    SosStream,
+    butter_sos,
+    eq,
+    fuse_streams,
+    gain,
+    highpass,
+    lowpass,
+    rbj_biquad,
+)
+from aigc.audio.effects_pitch import (
+    PitchShiftStream,
+    PitchTempoStream,
+    TimeStretchStream,
+)
+from aigc.audio.effects_stft import (
+    NoiseFloor,
+    NoiseProfile,
+    SpectralGateStream,
+    WienerStream,
+    auto_n_fft,
+)
 from aigc.audio.stream import Stream, as_2d, run_stream
 from aigc.core.errors import BadInputError
 
@@ -35,6 +56,7 @@ __all__ = [
     "NoiseFloor",
     "NoiseProfile",
     "PitchShiftStream",
+    "PitchTempoStream",
     "ReverbStream",
     "SilenceFinder",
     "SosStream",
@@ -50,6 +72,7 @@ __all__ = [
     "denoise",
     "eq",
     "fade",
+    "fuse_streams",
     "gain",
     "highpass",
     "integrated_loudness",
@@ -65,86 +88,6 @@ __all__ = [
     "time_stretch",
     "trim_silence",
 ]
-
-class GainStream(Stream):
-    def __init__(self, channels: int, db: float) -> None:
-        self.channels, self.factor = channels, 10.0 ** (db / 20.0)
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        return block * self.factor
-
-
-def gain(wave: np.ndarray, sr: int, db: float) -> np.ndarray:
-    """Multiply by ``10 ** (db / 20)``."""
-    return run_stream(GainStream(as_2d(wave).shape[1], db), wave)
-
-
-def _check_freq(sr: int, freq: float, what: str) -> None:
-    if not 0 < freq < sr / 2:
-        raise BadInputError(f"{what} {freq:g} Hz must lie between 0 and half the sample rate "
-                            f"({sr / 2:g} Hz)")
-
-
-def butter_sos(sr: int, cutoff: float, kind: str, order: int = 4) -> np.ndarray:
-    """Butterworth high/low-pass as second-order sections (scipy.signal.butter)."""
-    _check_freq(sr, cutoff, f"{kind} cutoff")
-    if not 1 <= order <= 16:
-        raise BadInputError(f"{kind} order {order} must be 1..16")
-    return signal.butter(order, cutoff, btype=kind, fs=sr, output="sos")
-
-
-def rbj_biquad(kind: str, sr: int, freq: float, q: float, gain_db: float = 0.0) -> np.ndarray:
-    """One RBJ Audio-EQ-Cookbook biquad (``peaking``, ``high_shelf``, ``high_pass``) as a (1, 6) sos."""
-    _check_freq(sr, freq, f"{kind} frequency")
-    if q <= 0:
-        raise BadInputError(f"{kind} Q {q:g} must be positive")
-    a_lin, w0 = 10.0 ** (gain_db / 40.0), 2.0 * math.pi * freq / sr
-    cw, alpha = math.cos(w0), math.sin(w0) / (2.0 * q)
-    if kind == "peaking":
-        b = [1 + alpha * a_lin, -2 * cw, 1 - alpha * a_lin]
-        a = [1 + alpha / a_lin, -2 * cw, 1 - alpha / a_lin]
-    elif kind == "high_shelf":
-        sq = 2 * math.sqrt(a_lin) * alpha
-        b = [a_lin * ((a_lin + 1) + (a_lin - 1) * cw + sq), -2 * a_lin * ((a_lin - 1) + (a_lin + 1) * cw),
-             a_lin * ((a_lin + 1) + (a_lin - 1) * cw - sq)]
-        a = [(a_lin + 1) - (a_lin - 1) * cw + sq, 2 * ((a_lin - 1) - (a_lin + 1) * cw),
-             (a_lin + 1) - (a_lin - 1) * cw - sq]
-    elif kind == "high_pass":
-        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-        a = [1 + alpha, -2 * cw, 1 - alpha]
-    else:
-        raise ValueError(f"unknown biquad kind {kind!r}")
-    return np.array([[*(np.array(b) / a[0]), *(np.array(a) / a[0])]])
-
-
-class SosStream(Stream):
-    """scipy.signal.sosfilt with its state (``zi``) carried from block to block."""
-
-    def __init__(self, channels: int, sos: np.ndarray) -> None:
-        self.channels, self.sos = channels, sos
-        self.zi = np.zeros((sos.shape[0], 2, channels))
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        if len(block) == 0:
-            return block
-        out, self.zi = signal.sosfilt(self.sos, block, axis=0, zi=self.zi)
-        return out
-
-
-def highpass(wave: np.ndarray, sr: int, cutoff: float, order: int = 4) -> np.ndarray:
-    """Butterworth high-pass of ``order`` (24 dB/octave at the default 4)."""
-    return run_stream(SosStream(as_2d(wave).shape[1], butter_sos(sr, cutoff, "highpass", order)), wave)
-
-
-def lowpass(wave: np.ndarray, sr: int, cutoff: float, order: int = 4) -> np.ndarray:
-    """Butterworth low-pass of ``order``."""
-    return run_stream(SosStream(as_2d(wave).shape[1], butter_sos(sr, cutoff, "lowpass", order)), wave)
-
-
-def eq(wave: np.ndarray, sr: int, freq: float, gain_db: float, q: float = 1.0) -> np.ndarray:
-    """RBJ peaking equaliser: ``gain_db`` at ``freq``, bandwidth set by ``q``, 0 dB far away."""
-    return run_stream(SosStream(as_2d(wave).shape[1], rbj_biquad("peaking", sr, freq, q, gain_db)), wave)
-
 
 # --- dynamics ------------------------------------------------------------------------------
 
@@ -165,26 +108,31 @@ class CompressorStream(Stream):
     """
 
     def __init__(self, channels: int, sr: int, threshold_db: float = -20.0, ratio: float = 4.0,
-                 attack_ms: float = 10.0, release_ms: float = 100.0, makeup_db: float = 0.0) -> None:
+                 attack_ms: float = 10.0, release_ms: float = 100.0, makeup_db: float = 0.0,
+                 dtype: type = np.float64) -> None:
         if ratio < 1 or attack_ms <= 0 or release_ms <= 0:
             raise BadInputError(f"compress: ratio {ratio:g} must be >= 1 and attack/release "
                                 f"({attack_ms:g}/{release_ms:g} ms) positive")
         self.channels, self.threshold, self.slope = channels, threshold_db, 1.0 - 1.0 / ratio
+        self.dtype = dtype
         self.makeup = makeup_db
-        self.att = _one_pole(attack_ms / 1000.0, sr)
-        self.rel = _one_pole(release_ms / 1000.0, sr)
-        self.z = [np.zeros(1), np.zeros(1), np.zeros(1)]
+        self.att = tuple(c.astype(dtype) for c in _one_pole(attack_ms / 1000.0, sr))
+        self.rel = tuple(c.astype(dtype) for c in _one_pole(release_ms / 1000.0, sr))
+        self.z = [np.zeros(1, dtype), np.zeros(1, dtype), np.zeros(1, dtype)]
+        self.tiny = max(1e-20, float(np.finfo(dtype).tiny))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         if len(block) == 0:
             return block
-        power = np.mean(block * block, axis=1)
+        power = np.einsum("ij,ij->i", block, block) * (1.0 / block.shape[1])
         env, self.z[0] = signal.lfilter(*self.att, power, zi=self.z[0])
-        level = 10.0 * np.log10(np.maximum(env, 1e-20))
+        level = 10.0 * np.log10(np.maximum(env, self.tiny))
         reduction = np.maximum(level - self.threshold, 0.0) * self.slope
         fast, self.z[1] = signal.lfilter(*self.att, reduction, zi=self.z[1])
         slow, self.z[2] = signal.lfilter(*self.rel, reduction, zi=self.z[2])
-        return block * (10.0 ** ((self.makeup - np.maximum(fast, slow)) / 20.0))[:, None]
+        # 10 ** (dB / 20) as one exp
+        return block * np.exp(np.maximum(fast, slow) * (-math.log(10.0) / 20.0)
+                              + self.makeup * math.log(10.0) / 20.0)[:, None]
 
 
 def compress(wave: np.ndarray, sr: int, threshold_db: float = -20.0, ratio: float = 4.0,
@@ -209,26 +157,42 @@ def reverb_ir(sr: int, rt60: float = 1.2, seed: int = 0, predelay_ms: float = 10
 
 
 class ReverbStream(Stream):
-    """``(1 - amount) * x + amount * (x * ir)``: overlap-add FFT convolution carrying the tail
-    of each block into the next. The output keeps the input's length (the tail past the end is
+    """``(1 - amount) * x + amount * (x * ir)``: FFT convolution of each block carrying the tail
+    into the next. A block at least half as long as the room is convolved in one FFT with the
+    room's spectrum computed once per FFT size (a few sizes kept); shorter blocks go through
+    ``scipy.signal.oaconvolve``. The output keeps the input's length (the tail past the end is
     dropped; add ``--fade`` for a clean ending)."""
 
     def __init__(self, channels: int, sr: int, amount: float = 0.3, rt60: float = 1.2,
-                 seed: int = 0) -> None:
+                 seed: int = 0, dtype: type = np.float64) -> None:
         if not 0 <= amount <= 1:
             raise BadInputError(f"reverb amount {amount:g} must be 0..1 (the wet share)")
-        self.channels, self.amount = channels, amount
-        self.ir = reverb_ir(sr, rt60, seed)[:, None]
-        self.tail = np.zeros((len(self.ir) - 1, channels))
+        self.channels, self.amount, self.dtype = channels, amount, dtype
+        self.ir = (amount * reverb_ir(sr, rt60, seed)).astype(dtype)[:, None]  # the wet share folded in
+        self.tail = np.zeros((len(self.ir) - 1, channels), dtype)
+        self.spectra: dict[int, np.ndarray] = {}
+
+    def _convolve(self, block: np.ndarray) -> np.ndarray:
+        from scipy import fft as sfft
+
+        m = len(block) + len(self.ir) - 1
+        if 2 * len(block) < len(self.ir):
+            return signal.oaconvolve(block, self.ir, axes=0)
+        nfft = sfft.next_fast_len(m, real=True)
+        if nfft not in self.spectra:
+            if len(self.spectra) >= 4:
+                self.spectra.pop(next(iter(self.spectra)))
+            self.spectra[nfft] = sfft.rfft(self.ir, nfft, axis=0)
+        return sfft.irfft(sfft.rfft(block, nfft, axis=0) * self.spectra[nfft], nfft, axis=0)[:m]
 
     def process(self, block: np.ndarray) -> np.ndarray:
         n = len(block)
         if n == 0:
             return block
-        wet = signal.oaconvolve(block, self.ir, axes=0)
+        wet = self._convolve(block)
         wet[: len(self.tail)] += self.tail
         self.tail = wet[n:]
-        return (1.0 - self.amount) * block + self.amount * wet[:n]
+        return (1.0 - self.amount) * block + wet[:n]
 
 
 def reverb(wave: np.ndarray, sr: int, amount: float = 0.3, rt60: float = 1.2, seed: int = 0) -> np.ndarray:
@@ -243,19 +207,20 @@ class FadeStream(Stream):
     end is not known until the stream ends, so the last ``fade_out`` s are held back (bounded
     look-ahead) and faded on ``flush``."""
 
-    def __init__(self, channels: int, sr: int, fade_in: float, fade_out: float | None = None) -> None:
+    def __init__(self, channels: int, sr: int, fade_in: float, fade_out: float | None = None,
+                 dtype: type = np.float64) -> None:
         fade_out = fade_in if fade_out is None else fade_out
         if fade_in < 0 or fade_out < 0:
             raise BadInputError(f"fade lengths {fade_in:g}:{fade_out:g} s must be >= 0")
         self.channels = channels
         self.n_in, self.n_out = round(fade_in * sr), round(fade_out * sr)
         self.pos = 0
-        self.held = np.zeros((0, channels))
+        self.held = np.zeros((0, channels), dtype)
 
     def _fade_in(self, block: np.ndarray) -> np.ndarray:
         if self.pos < self.n_in and len(block):
             idx = np.arange(self.pos, self.pos + len(block))
-            block = block * np.minimum(idx / self.n_in, 1.0)[:, None]
+            block = block * np.minimum(idx / self.n_in, 1.0).astype(block.dtype)[:, None]
         self.pos += len(block)
         return block
 
@@ -267,7 +232,7 @@ class FadeStream(Stream):
 
     def flush(self) -> np.ndarray:
         ramp = (self.n_out - 1 - np.arange(self.n_out)) / max(self.n_out, 1)
-        out = self.held * ramp[self.n_out - len(self.held):, None]
+        out = self.held * ramp[self.n_out - len(self.held):, None].astype(self.held.dtype)
         self.held = self.held[:0]
         return self._fade_in(out)
 

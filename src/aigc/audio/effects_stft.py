@@ -1,21 +1,21 @@
-"""The short-time Fourier effects: phase-vocoder time stretch (librosa's algorithm, streamed),
-polyphase resampling for pitch shifts, and two stationary denoisers (a spectral gate as noisereduce's,
-and a soft Wiener-type gain). Each is a :class:`~aigc.audio.stream.Stream`."""
+"""The short-time Fourier framing shared by the STFT effects (a streamed ``librosa.stft`` /
+``istft`` pair) and two stationary denoisers (a spectral gate as noisereduce's, and a soft
+Wiener-type gain). Each effect is a :class:`~aigc.audio.stream.Stream`; the phase vocoder and the
+resampler are in :mod:`aigc.audio.effects_pitch`. Streams compute in the precision they are built
+for (``dtype``: float64 for the reference functions, float32 in the editor)."""
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage, signal
 
-from aigc.core.errors import BadInputError
 from aigc.audio.stream import Stream
+from aigc.core.errors import BadInputError
 
-__all__ = ["auto_n_fft", "TimeStretchStream", "PitchShiftStream", "NoiseProfile", "SpectralGateStream", "NoiseFloor",
-           "WienerStream"]
+__all__ = ["NoiseFloor", "NoiseProfile", "SpectralGateStream", "WienerStream", "auto_n_fft"]
 
 
 def auto_n_fft(sr: int) -> int:
@@ -27,43 +27,45 @@ class _Framer:
     """Cut a stream into centred (``n_fft // 2`` zeros in front), Hann-windowed frames every
     ``hop`` samples, as ``librosa.stft(center=True, pad_mode="constant")``: spectra ``(ch, T, F)``."""
 
-    def __init__(self, channels: int, n_fft: int, hop: int) -> None:
-        self.n_fft, self.hop, self.win = n_fft, hop, signal.get_window("hann", n_fft)
-        self.buf = np.zeros((channels, n_fft // 2))  # channels first: frames come out contiguous
+    def __init__(self, channels: int, n_fft: int, hop: int, dtype: type = np.float64) -> None:
+        self.n_fft, self.hop, self.win = n_fft, hop, signal.get_window("hann", n_fft).astype(dtype)
+        self.buf = np.zeros((channels, n_fft // 2), dtype)  # channels first: frames come out contiguous
+        self.complex = np.result_type(dtype, np.complex64)
 
     def push(self, block: np.ndarray) -> np.ndarray:
         buf = np.concatenate([self.buf, block.T], axis=1)
         t = 0 if buf.shape[1] < self.n_fft else 1 + (buf.shape[1] - self.n_fft) // self.hop
         if t == 0:
             self.buf = buf
-            return np.zeros((buf.shape[0], 0, self.n_fft // 2 + 1), complex)
+            return np.zeros((buf.shape[0], 0, self.n_fft // 2 + 1), self.complex)
         view = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft, axis=1)
         frames = view[:, : (t - 1) * self.hop + 1: self.hop] * self.win  # (ch, T, n_fft)
         self.buf = buf[:, t * self.hop:]
         return sfft.rfft(frames, axis=-1)
 
     def finish(self) -> np.ndarray:
-        return self.push(np.zeros((self.n_fft // 2, self.buf.shape[0])))
+        return self.push(np.zeros((self.n_fft // 2, self.buf.shape[0]), self.buf.dtype))
 
 
 class _OverlapAdd:
     """Inverse of :class:`_Framer` as ``librosa.istft``: windowed overlap-add divided by the summed
     squared window; the ``n_fft // 2`` samples of centre padding are dropped."""
 
-    def __init__(self, channels: int, n_fft: int, hop: int) -> None:
+    def __init__(self, channels: int, n_fft: int, hop: int, dtype: type = np.float64) -> None:
         if n_fft % hop:
             raise ValueError("n_fft must be a multiple of hop")
-        self.n_fft, self.hop, self.k = n_fft, hop, n_fft // hop
-        self.win = signal.get_window("hann", n_fft)
-        self.acc, self.norm = np.zeros((n_fft - hop, channels)), np.zeros(n_fft - hop)
+        self.n_fft, self.hop, self.k, self.dtype = n_fft, hop, n_fft // hop, dtype
+        self.win = signal.get_window("hann", n_fft).astype(dtype)
+        self.acc, self.norm = np.zeros((n_fft - hop, channels), dtype), np.zeros(n_fft - hop, dtype)
         self.skip = n_fft // 2
 
     def push(self, spectra: np.ndarray) -> np.ndarray:
         ch, t = spectra.shape[:2]
         if t == 0:
-            return np.zeros((0, ch))
+            return np.zeros((0, ch), self.dtype)
         frames = sfft.irfft(spectra, n=self.n_fft, axis=-1) * self.win
-        out, norm = np.zeros((t + self.k - 1, self.hop, ch)), np.zeros((t + self.k - 1, self.hop))
+        out = np.zeros((t + self.k - 1, self.hop, ch), self.dtype)
+        norm = np.zeros((t + self.k - 1, self.hop), self.dtype)
         w2 = (self.win ** 2).reshape(self.k, self.hop)
         for j in range(self.k):
             out[j: j + t] += frames[:, :, j * self.hop: (j + 1) * self.hop].transpose(1, 2, 0)
@@ -93,142 +95,7 @@ def _fit(y: np.ndarray, emitted: int, target: int) -> np.ndarray:
     want = max(target - emitted, 0)
     if len(y) >= want:
         return y[:want]
-    return np.concatenate([y, np.zeros((want - len(y), y.shape[1]))], axis=0)
-
-
-class TimeStretchStream(Stream):
-    """``librosa.effects.time_stretch`` streamed: a phase vocoder whose analysis frames arrive as
-    the stream does; the accumulated phase is a running sum carried between blocks. Output length
-    ``round(n / rate)``."""
-
-    def __init__(self, channels: int, sr: int, rate: float, n_fft: int | None = None) -> None:
-        if not 0.25 <= rate <= 4.0:
-            raise BadInputError(f"tempo rate {rate:g} must be 0.25..4")
-        n_fft = n_fft or auto_n_fft(sr)
-        self.channels, self.rate, self.hop = channels, rate, n_fft // 4
-        self.framer, self.ola = _Framer(channels, n_fft, self.hop), _OverlapAdd(channels, n_fft, self.hop)
-        # magnitude and unit phasor of the analysis frames not yet used, each computed once
-        self.mag = np.zeros((channels, 0, n_fft // 2 + 1))
-        self.unit = np.zeros((channels, 0, n_fft // 2 + 1), complex)
-        self.first = self.t = self.n_in = self.n_out = 0
-        self.phasor: np.ndarray | None = None
-
-    def _steps(self, avail: int, final: bool) -> np.ndarray:
-        ts = np.arange(self.t, math.ceil(avail / self.rate) + 2)
-        steps = ts * self.rate
-        return ts[steps < avail] if final else ts[np.floor(steps) <= avail - 2]
-
-    def _synth(self, final: bool) -> np.ndarray:
-        """librosa accumulates ``phase += advance + wrap(angle(c1) - angle(c0) - advance)``; as a
-        phasor that is a running product of ``u1 * conj(u0)`` (u = X / |X|, and the wrap drops
-        out), which needs no angle, no exp and keeps librosa's output to ~1e-12."""
-        avail = self.first + self.mag.shape[1]
-        ts = self._steps(avail, final)
-        if len(ts) == 0:
-            return self.unit[:, :0]
-        mag, unit = self.mag, self.unit
-        if final:  # two zero frames past the end, as librosa pads (angle 0: phasor 1)
-            mag = np.concatenate([mag, np.zeros_like(mag[:, :2])], axis=1)
-            unit = np.concatenate([unit, np.ones_like(unit[:, :2])], axis=1)
-        if self.phasor is None:
-            self.phasor = unit[:, 0].copy()
-        steps = ts * self.rate
-        i0 = np.floor(steps).astype(int) - self.first
-        alpha = (steps - np.floor(steps))[None, :, None]
-        out_mag = (1.0 - alpha) * mag[:, i0] + alpha * mag[:, i0 + 1]
-        turn = np.cumprod(unit[:, i0 + 1] * np.conj(unit[:, i0]), axis=1)
-        phasors = np.concatenate([self.phasor[:, None], self.phasor[:, None] * turn[:, :-1]], axis=1)
-        self.phasor = self.phasor * turn[:, -1]
-        self.phasor /= np.abs(self.phasor)  # no drift of the modulus over hours
-        self.t = int(ts[-1]) + 1
-        drop = max(math.floor(self.t * self.rate) - self.first, 0)
-        self.mag, self.unit, self.first = self.mag[:, drop:], self.unit[:, drop:], self.first + drop
-        return out_mag * phasors
-
-    def _add(self, spectra: np.ndarray) -> None:
-        mag = np.abs(spectra)
-        silent = mag == 0
-        unit = spectra * (1.0 / np.where(silent, 1.0, mag))
-        if silent.any():
-            unit[silent] = 1.0
-        self.mag = np.concatenate([self.mag, mag], axis=1)
-        self.unit = np.concatenate([self.unit, unit], axis=1)
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        self.n_in += len(block)
-        self._add(self.framer.push(block))
-        y = self.ola.push(self._synth(final=False))
-        self.n_out += len(y)
-        return y
-
-    def flush(self) -> np.ndarray:
-        self._add(self.framer.finish())
-        y = np.concatenate([self.ola.push(self._synth(final=True)), self.ola.finish()], axis=0)
-        return _fit(y, self.n_out, round(self.n_in / self.rate))
-
-
-class _Resampler(Stream):
-    """Read a stream at ``p / q`` input samples per output sample: scipy's polyphase
-    ``resample_poly`` (Kaiser-windowed sinc, cut-off at the lower Nyquist rate) on overlapping
-    segments. Segments start on multiples of ``p`` input samples, where an output sample falls
-    exactly, and overlap by more than the filter's half length, so the result does not depend on
-    where blocks end."""
-
-    def __init__(self, channels: int, p: int, q: int) -> None:
-        self.channels, self.p, self.q = channels, p, q
-        half = 10 * max(p, q)  # resample_poly's filter
-        self.h = signal.firwin(2 * half + 1, 1.0 / max(p, q), window=("kaiser", 5.0))
-        self.c = -(-(half // q + 2) // p)  # overlap in groups of p input samples
-        self.margin = self.c * p
-        self.buf, self.base, self.j = np.zeros((self.margin, channels)), -self.margin, 0
-
-    def _run(self, groups: int) -> np.ndarray:
-        if groups <= 0:
-            return np.zeros((0, self.channels))
-        a = self.j // self.q * self.p - self.margin  # self.j is a multiple of q
-        b = a + groups * self.p + 2 * self.margin
-        y = signal.resample_poly(self.buf[a - self.base: b - self.base], self.q, self.p, axis=0,
-                                 window=self.h)
-        out = y[self.c * self.q: (self.c + groups) * self.q]
-        self.j += groups * self.q
-        drop = self.j // self.q * self.p - self.margin - self.base
-        self.buf, self.base = self.buf[drop:], self.base + drop
-        return out
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        self.buf = np.concatenate([self.buf, block], axis=0)
-        end = self.base + len(self.buf)
-        return self._run((end - self.margin - self.j // self.q * self.p) // self.p)
-
-    def finish(self, total: int) -> np.ndarray:
-        """Outputs up to ``total`` in all, reading zeros past the end of the input."""
-        groups = max(-(-(total - self.j) // self.q), 0)
-        need = (self.j // self.q + groups) * self.p + self.margin - (self.base + len(self.buf))
-        self.buf = np.concatenate([self.buf, np.zeros((max(need, 0), self.channels))], axis=0)
-        return self._run(groups)[: max(total - self.j + groups * self.q, 0)]
-
-
-class PitchShiftStream(Stream):
-    """Pitch by ``semitones``, duration kept: stretch by ``r = 2**(s/12)`` then read ``r`` times
-    faster (librosa's ``pitch_shift`` recipe with a streaming resampler)."""
-
-    def __init__(self, channels: int, sr: int, semitones: float, n_fft: int | None = None) -> None:
-        if abs(semitones) > 24:
-            raise BadInputError(f"pitch shift {semitones:g} semitones must be within +-24")
-        # a ratio p/q with q <= 100 is within 0.1 cent of 2**(s/12) and keeps the polyphase
-        # filter short; stretch and resampler use the same ratio, so the duration is exact
-        ratio = Fraction(2.0 ** (semitones / 12.0)).limit_denominator(100)
-        self.channels, self.n_in = channels, 0
-        self.stretch = TimeStretchStream(channels, sr, ratio.denominator / ratio.numerator, n_fft)
-        self.read = _Resampler(channels, ratio.numerator, ratio.denominator)
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        self.n_in += len(block)
-        return self.read.process(self.stretch.process(block))
-
-    def flush(self) -> np.ndarray:
-        y = self.read.process(self.stretch.flush())
-        return np.concatenate([y, self.read.finish(self.n_in)], axis=0)
+    return np.concatenate([y, np.zeros((want - len(y), y.shape[1]), y.dtype)], axis=0)
 
 
 def _triangle(n: int) -> np.ndarray:
@@ -273,13 +140,14 @@ class SpectralGateStream(Stream):
     ``freq_smooth_hz`` and ``time_smooth_ms``, the time part looking ahead a few frames."""
 
     def __init__(self, channels: int, sr: int, threshold_db: np.ndarray, prop_decrease: float = 1.0,
-                 n_fft: int = 1024, freq_smooth_hz: float = 500.0, time_smooth_ms: float = 50.0) -> None:
+                 n_fft: int = 1024, freq_smooth_hz: float = 500.0, time_smooth_ms: float = 50.0,
+                 dtype: type = np.float64) -> None:
         if not 0 <= prop_decrease <= 1:
             raise BadInputError(f"denoise strength {prop_decrease:g} must be 0..1")
         hop = n_fft // 4
         self.channels, self.thresh, self.prop = channels, threshold_db, prop_decrease
-        self.framer, self.ola = _Framer(channels, n_fft, hop), _OverlapAdd(channels, n_fft, hop)
-        self.scale = 1.0 / self.framer.win.sum()
+        self.framer, self.ola = _Framer(channels, n_fft, hop, dtype), _OverlapAdd(channels, n_fft, hop, dtype)
+        self.scale = 1.0 / float(self.framer.win.sum())
         n_freq = max(int(freq_smooth_hz / (sr / (n_fft / 2))), 1)
         n_time = max(int(time_smooth_ms / (hop / sr * 1000)), 1)
         smooth = n_freq > 1 or n_time > 1
@@ -287,12 +155,13 @@ class SpectralGateStream(Stream):
         self.kt = _triangle(n_time) if smooth else np.ones(1)
         self.m = len(self.kt) // 2
         shape = (channels, self.m, n_fft // 2 + 1)
-        self.masks, self.specs = np.zeros(shape), np.zeros(shape, complex)  # m frames of history
+        self.masks = np.zeros(shape, dtype)  # m frames of history
+        self.specs = np.zeros(shape, self.framer.complex)
         self.n_in = self.n_out = 0
 
     def _gate(self, spectra: np.ndarray, final: bool) -> np.ndarray:
         db = 20.0 * np.log10(np.abs(spectra) * self.scale + np.finfo(np.float64).eps)
-        mask = (db > self.thresh) * self.prop + (1.0 - self.prop)
+        mask = ((db > self.thresh) * self.prop + (1.0 - self.prop)).astype(self.masks.dtype)
         mask = ndimage.convolve1d(mask, self.kf, axis=-1, mode="constant")
         self.masks = np.concatenate([self.masks, mask], axis=1)
         self.specs = np.concatenate([self.specs, spectra], axis=1)
@@ -319,7 +188,8 @@ class SpectralGateStream(Stream):
 
 class NoiseFloor:
     """First pass of Wiener denoising: per frequency, the ``q``-quantile of every channel's frame
-    power (a running histogram in 0.5 dB bins, so the pass holds no frames) divided by
+    power (a running histogram in 0.5 dB bins, so the pass holds no frames; frames every half
+    window, as neighbours a quarter window apart add little to a quantile) divided by
     ``-ln(1 - q)``. Gaussian noise has exponentially distributed bin power, so this is its mean
     whenever more than ``1 - q`` of the frames at that frequency hold noise alone; the estimate is
     then smoothed over ``smooth_hz`` (noise spectra are smooth, 20 frames are not)."""
@@ -327,20 +197,21 @@ class NoiseFloor:
     LO, HI, STEP = -200.0, 100.0, 0.5
 
     def __init__(self, channels: int, sr: int, n_fft: int | None = None, q: float = 0.2,
-                 smooth_hz: float = 300.0) -> None:
+                 smooth_hz: float = 300.0, dtype: type = np.float64) -> None:
         self.n_fft = n_fft or auto_n_fft(sr)
-        self.framer, self.q = _Framer(channels, self.n_fft, self.n_fft // 4), q
+        self.framer, self.q = _Framer(channels, self.n_fft, self.n_fft // 2, dtype), q
         self.width = max(int(smooth_hz / (sr / self.n_fft)), 0)
         self.bins, self.n_freq = int((self.HI - self.LO) / self.STEP), self.n_fft // 2 + 1
         self.hist, self.count = np.zeros(self.bins * self.n_freq, np.int64), 0
 
     def _add(self, spectra: np.ndarray) -> None:
-        power = (np.abs(spectra) ** 2).reshape(-1, self.n_freq)
+        power = (spectra.real ** 2 + spectra.imag ** 2).reshape(-1, self.n_freq)
         if len(power) == 0:
             return
-        db = 10.0 * np.log10(power + 1e-30)
-        idx = np.clip(((db - self.LO) / self.STEP).astype(int), 0, self.bins - 1)
-        flat = (idx * self.n_freq + np.arange(self.n_freq)).ravel()
+        # the 0.5 dB bin of 10 log10(power): (10 log10(p) - LO) / STEP, in one pass
+        pos = np.log10(np.maximum(power, 1e-30)) * (10.0 / self.STEP) - self.LO / self.STEP
+        idx = np.clip(pos.astype(np.int32), 0, self.bins - 1)
+        flat = (idx * self.n_freq + np.arange(self.n_freq, dtype=np.int32)).ravel()
         self.hist += np.bincount(flat, minlength=len(self.hist))
         self.count += len(power)
 
@@ -365,25 +236,33 @@ class WienerStream(Stream):
     frame by frame, vectorised over channels and frequencies; its state crosses blocks."""
 
     def __init__(self, channels: int, sr: int, noise_power: np.ndarray, n_fft: int | None = None,
-                 alpha: float = 0.9, floor: float = 0.05) -> None:
+                 alpha: float = 0.9, floor: float = 0.05, dtype: type = np.float64) -> None:
         n_fft = n_fft or auto_n_fft(sr)
         if len(noise_power) != n_fft // 2 + 1:
             raise ValueError("noise_power does not match n_fft")
         self.channels, self.alpha, self.floor = channels, alpha, floor
-        self.noise = np.maximum(noise_power, 1e-30)
-        self.framer, self.ola = _Framer(channels, n_fft, n_fft // 4), _OverlapAdd(channels, n_fft, n_fft // 4)
-        self.prev = np.zeros((channels, n_fft // 2 + 1))
+        self.inv_noise = (1.0 / np.maximum(noise_power, 1e-30)).astype(dtype)
+        self.framer = _Framer(channels, n_fft, n_fft // 4, dtype)
+        self.ola = _OverlapAdd(channels, n_fft, n_fft // 4, dtype)
+        self.prev = np.zeros((channels, n_fft // 2 + 1), dtype)
         self.n_in = self.n_out = 0
 
     def _gains(self, spectra: np.ndarray) -> np.ndarray:
-        gamma = np.abs(spectra) ** 2 / self.noise
+        # frames first, so that each step of the recursion works on one contiguous row
+        gamma = np.ascontiguousarray(((spectra.real ** 2 + spectra.imag ** 2) * self.inv_noise).transpose(1, 0, 2))
+        fresh = np.maximum(gamma - 1.0, 0.0) * (1.0 - self.alpha)  # the part not depending on t-1
         gains = np.empty_like(gamma)
-        for t in range(gamma.shape[1]):
-            xi = self.alpha * self.prev + (1.0 - self.alpha) * np.maximum(gamma[:, t] - 1.0, 0.0)
-            g = np.maximum(xi / (1.0 + xi), self.floor)
-            gains[:, t] = g
-            self.prev = g * g * gamma[:, t]
-        return spectra * gains
+        prev, xi = self.prev, np.empty_like(self.prev)
+        for t in range(len(gamma)):
+            np.multiply(prev, self.alpha, out=xi)
+            xi += fresh[t]
+            g = gains[t]
+            np.divide(xi, xi + 1.0, out=g)
+            np.maximum(g, self.floor, out=g)
+            prev = g * g
+            prev *= gamma[t]
+        self.prev = prev
+        return spectra * gains.transpose(1, 0, 2)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         self.n_in += len(block)

@@ -13,7 +13,7 @@ import torch
 from aigc.core.errors import BadInputError
 from aigc.metrics.audio import AudioFeatureSpec, audio_distribution_metrics, real_floor
 
-__all__ = ["evaluate_synth", "feature_spec", "recognizer_accuracy", "requested_labels"]
+__all__ = ["evaluate_synth", "evaluate_vocoders", "feature_spec", "recognizer_accuracy", "requested_labels"]
 
 
 def feature_spec(recognizer: Any) -> AudioFeatureSpec:
@@ -48,17 +48,19 @@ def requested_labels(n: int, num_classes: int, num_speakers: int) -> tuple[list[
 
 
 def evaluate_synth(synth: Any, recognizer: Any, real: Any, *, n: int = 1000, seed: int = 0, steps: int = 25,
-                   guidance: float = 4.0, floor_data: Any = None, batch_size: int = 250) -> dict[str, Any]:
+                   guidance: float = 4.0, floor_data: Any = None, batch_size: int = 250,
+                   vocoder: Any = None) -> dict[str, Any]:
     """Generate ``n`` balanced clips (digit and speaker requested) and score them against ``real``
     (an AudioSet, e.g. the FSDD test split). ``floor_data`` (e.g. FSDD train) gives the real-vs-real
-    Fréchet floor on as many clips as ``real`` has."""
+    Fréchet floor on as many clips as ``real`` has. ``vocoder``: a vocoder Pipeline or directory
+    in place of Griffin-Lim."""
     _check_rates(recognizer, synth, real)
     clip = recognizer.objective.config.clip_samples
     digits, speakers = requested_labels(n, synth.objective.config.num_classes, synth.objective.config.num_speakers)
-    waves = []
+    waves, vocoder = [], synth.load_vocoder(vocoder)
     for start in range(0, n, batch_size):
         waves.append(synth.generate(digits[start:start + batch_size], speaker=speakers[start:start + batch_size],
-                                    seed=seed + start, steps=steps, guidance=guidance))
+                                    seed=seed + start, steps=steps, guidance=guidance, vocoder=vocoder))
     fake = _fit(torch.cat(waves), clip)
     f_out, r_out = recognizer.classify(fake), recognizer.classify(_clips(real, clip))
     spec = feature_spec(recognizer)
@@ -77,7 +79,47 @@ def evaluate_synth(synth: Any, recognizer: Any, real: Any, *, n: int = 1000, see
         idx = torch.randperm(len(floor_data), generator=g)[:len(real)].tolist()
         other = _clips(floor_data, clip, idx)
         report["real_floor"] = real_floor(r_out["features"], recognizer.classify(other)["features"])
-    report.update({"steps": steps, "guidance": guidance, "seed": seed})
+    report.update({"steps": steps, "guidance": guidance, "seed": seed,
+                   "vocoder": vocoder.model_id if vocoder is not None else "griffin-lim"})
+    return report
+
+
+@torch.no_grad()
+def evaluate_vocoders(vocoder: Any, recognizer: Any, real: Any, *, griffin_lim_iters: int = 32,
+                      batch_size: int = 100) -> dict[str, Any]:
+    """Each real clip of ``real`` rebuilt from its own log-mel (floored as the synthesiser's) by the
+    neural ``vocoder`` and by Griffin-Lim, against the clip: log-mel L1 distance, multi-resolution
+    STFT distance (the vocoder's loss), SI-SNR (dB, mean over clips) and the recogniser's digit
+    accuracy on the rebuilt clips (beside its accuracy on the real ones)."""
+    from aigc.audio.spectral import log_mel_to_wave
+    from aigc.audio.vocoder import mel_distance, multi_resolution_stft_loss
+    from aigc.metrics.audio import si_snr
+
+    _check_rates(recognizer, vocoder, real)
+    cfg, obj = vocoder.objective.config, vocoder.objective
+    clips = _clips(real, cfg.clip_samples)
+    out: dict[str, dict[str, list]] = {"vocoder": {}, "griffin_lim": {}}
+    for start in range(0, len(clips), batch_size):
+        ref = clips[start:start + batch_size]
+        mel = obj.mel_input(ref)
+        rebuilt = {"vocoder": vocoder.vocode(mel, length=cfg.clip_samples).float(),
+                   "griffin_lim": log_mel_to_wave(mel.double(), cfg.mel(), n_iter=griffin_lim_iters,
+                                                  length=cfg.clip_samples).float()}
+        for name, wave in rebuilt.items():
+            acc = out[name]
+            acc.setdefault("mel", []).append(float(mel_distance(wave, ref, cfg.mel(), cfg.log_floor)) * len(ref))
+            acc.setdefault("stft", []).append(float(multi_resolution_stft_loss(wave, ref, cfg.resolutions, cfg.magnitude_floor)) * len(ref))
+            acc.setdefault("si_snr", []).extend(si_snr(ref, wave).tolist())
+            acc.setdefault("waves", []).append(wave)
+    rec_clip = recognizer.objective.config.clip_samples
+    report: dict[str, Any] = {"n": len(clips), "griffin_lim_iters": griffin_lim_iters,
+                              "vocoder_model_id": vocoder.model_id,
+                              "real_digit_accuracy": recognizer_accuracy(recognizer, real)["digit_accuracy"]}
+    for name, acc in out.items():
+        probs = recognizer.classify(_fit(torch.cat(acc["waves"]), rec_clip))["digit_probs"]
+        report[name] = {"mel_l1": sum(acc["mel"]) / len(clips), "multires_stft": sum(acc["stft"]) / len(clips),
+                        "si_snr_db": sum(acc["si_snr"]) / len(clips),
+                        "digit_accuracy": float((probs.argmax(1) == real.labels).double().mean())}
     return report
 
 

@@ -1,6 +1,7 @@
-"""The audio Pipeline: ``listen`` with a recogniser, ``generate`` / ``speak`` with a synthesiser.
+"""The audio Pipeline: ``listen`` with a recogniser, ``generate`` / ``speak`` with a synthesiser,
+``vocode`` with a neural vocoder (which a synthesiser may use in place of Griffin-Lim).
 
-One class for both architectures (as one model directory holds one of them); the methods that do
+One class for all architectures (as one model directory holds one of them); the methods that do
 not fit the loaded architecture say so.
 """
 
@@ -30,6 +31,8 @@ __all__ = ["AudioPipeline"]
 
 SYNTH_ARCHS = ("mel-diffusion",)
 RECOGNIZER_ARCHS = ("recognizer",)
+VOCODER_ARCHS = ("vocoder",)
+_MEL_FIELDS = ("sample_rate", "n_fft", "hop", "n_mels")
 
 
 class AudioPipeline(Pipeline):
@@ -74,6 +77,32 @@ class AudioPipeline(Pipeline):
                            "start_s": s / self.sample_rate, "end_s": e / self.sample_rate})
         return result
 
+    # ------------------------------------------------------------------ vocoding
+    @torch.no_grad()
+    def vocode(self, logmel: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """(B, n_mels, frames) natural-log mel power -> (B, length) float waves (a vocoder model)."""
+        self._need(VOCODER_ARCHS, "vocode")
+        return self.objective.synthesize(self.nets, logmel.to(self.device), length).cpu()
+
+    def load_vocoder(self, vocoder: str | Path | AudioPipeline | None) -> AudioPipeline | None:
+        """A vocoder Pipeline (loaded from a directory if a path) whose mels are this model's."""
+        if vocoder is None:
+            return None
+        if not isinstance(vocoder, AudioPipeline):
+            from aigc.core.pipeline import load_pipeline
+
+            vocoder = load_pipeline(vocoder, device=str(self.device))
+        if not isinstance(vocoder, AudioPipeline) or vocoder.architecture not in VOCODER_ARCHS:
+            raise BadInputError(f"--vocoder {vocoder.source}: is not an audio vocoder model (train one with "
+                                "aigc train audio --arch vocoder)")
+        mine, theirs = self.objective.config, vocoder.objective.config
+        diff = [f"{k} {getattr(theirs, k)} vs {getattr(mine, k)}" for k in _MEL_FIELDS
+                if getattr(mine, k) != getattr(theirs, k)]
+        if diff:
+            raise BadInputError(f"--vocoder {vocoder.source}: its mels differ from the synthesiser's "
+                                f"({', '.join(diff)}); train a vocoder with the same settings")
+        return vocoder
+
     # ------------------------------------------------------------------ synthesis
     def _speaker_index(self, speaker: int | str | None) -> int:
         cfg = self.objective.config
@@ -91,13 +120,17 @@ class AudioPipeline(Pipeline):
     def generate(self, digits: Sequence[int | None], *,
                  speaker: int | str | None | Sequence[int | str | None] = None, seed: int = 0,
                  steps: int = 25, guidance: float = 4.0, batch_size: int = 256,
-                 griffin_lim_iters: int = 32) -> torch.Tensor:
+                 griffin_lim_iters: int = 32, vocoder: str | Path | AudioPipeline | None = None
+                 ) -> torch.Tensor:
         """One clip per entry of ``digits`` (None = any digit) by ``speaker`` (a name or index for
-        all, one per digit, or None = any): (N, clip_samples) float waves. Same seed, same waves."""
+        all, one per digit, or None = any): (N, clip_samples) float waves. Same seed, same waves.
+        The mels become waves by Griffin-Lim, or by ``vocoder`` (a vocoder model directory or
+        Pipeline) when given."""
         from aigc.audio.synth import ddim_sample
 
         self._need(SYNTH_ARCHS, "generate")
         cfg = self.objective.config
+        voc = self.load_vocoder(vocoder)
         if any(d is not None and not 0 <= int(d) < cfg.num_classes for d in digits):
             raise BadInputError(f"digits must be in 0-{cfg.num_classes - 1}, got {list(digits)}")
         d = torch.tensor([cfg.num_classes if x is None else int(x) for x in digits], dtype=torch.long)
@@ -113,17 +146,20 @@ class AudioPipeline(Pipeline):
             x = ddim_sample(self.nets["denoiser"], self.objective.alphas_cumprod, dc.to(self.device),
                             sc.to(self.device), (cfg.n_mels, cfg.frames), steps=steps, guidance=guidance,
                             generator=g)
-            waves.append(self.objective.vocode(x.cpu().double(), n_iter=griffin_lim_iters))
+            if voc is None:
+                waves.append(self.objective.vocode(x.cpu().double(), n_iter=griffin_lim_iters))
+            else:
+                waves.append(voc.vocode(self.objective.denormalize(x), length=cfg.clip_samples).float())
         return torch.cat(waves)
 
     def speak(self, text: str, *, speaker: int | str | None = None, seed: int = 0, steps: int = 25,
               guidance: float = 4.0, pause_s: float = 0.25, group_pause_s: float = 0.5,
-              crossfade_s: float = 0.015) -> np.ndarray:
+              crossfade_s: float = 0.015, vocoder: str | Path | AudioPipeline | None = None) -> np.ndarray:
         """Read a digit string aloud (``"4 1 5 2"``, ``"555-0134"``): each digit generated, trimmed of
         silence, peak-normalised, and joined with pauses (longer between groups) and cross-fades."""
         groups = parse_digits(text)
         digits = [d for g in groups for d in g]
-        waves = self.generate(digits, speaker=speaker, seed=seed, steps=steps, guidance=guidance)
+        waves = self.generate(digits, speaker=speaker, seed=seed, steps=steps, guidance=guidance, vocoder=vocoder)
         clips = []
         for w in waves.numpy():
             c = trim_silence(w, self.sample_rate)

@@ -6,11 +6,13 @@ __all__ = ["TASK"]
 
 TASK = Task(
     name="audio",
-    summary="spoken digits (FSDD): a recogniser, and a digit- and speaker-conditioned mel diffusion synthesiser",
+    summary=("spoken digits (FSDD): a recogniser, a digit- and speaker-conditioned mel diffusion "
+             "synthesiser, and a neural vocoder"),
     train_example="aigc train audio --arch recognizer --data fsdd --steps 3000 --out runs/fsdd-recognizer",
     architectures={
         "recognizer": "aigc.audio.recognizer:RecognizerObjective",
         "mel-diffusion": "aigc.audio.synth:MelDiffusionObjective",
+        "vocoder": "aigc.audio.vocoder:VocoderObjective",
     },
     pipeline="aigc.audio.pipeline:AudioPipeline",
     settings="aigc.audio.train:AudioSettings",

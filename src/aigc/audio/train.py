@@ -1,7 +1,8 @@
 """``train()``: the one way to train an audio model (CLI, demo, benchmark and server call it).
 
 ``--arch recognizer`` trains the digit/speaker CNN on waves; ``--arch mel-diffusion`` trains the
-digit- and speaker-conditioned mel diffusion model on log-mels of the same clips.
+digit- and speaker-conditioned mel diffusion model on log-mels of the same clips; ``--arch vocoder``
+trains the neural vocoder (log-mel -> wave) on the waves.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import torch
 
+from aigc.core.config import model_config_with
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture
 from aigc.train.config import TrainConfig
@@ -51,16 +53,11 @@ def model_config(settings: AudioSettings, data: Any) -> Any:
         fields.update(num_classes=len(data.class_names), class_names=tuple(data.class_names))
     speakers = data.speaker_names or ["unknown"]
     fields.update(num_speakers=len(speakers), speaker_names=tuple(speakers))
+    fields = {k: v for k, v in fields.items() if k in names}  # a vocoder has no classes
     for key in ("channels", "n_mels"):
         if getattr(settings, key) is not None:
             fields[key] = getattr(settings, key)
-    unknown = sorted(set(settings.model) - set(names))
-    if unknown:
-        raise BadInputError(f"{settings.arch} has no model setting(s) {unknown}; it has {sorted(names)}")
-    try:
-        return cls(**{**fields, **settings.model})
-    except (TypeError, ValueError) as exc:
-        raise BadInputError(f"{settings.arch} model settings: {exc}") from exc
+    return model_config_with(cls, settings.arch, fields, settings.model)
 
 
 def load_training_data(settings: AudioSettings) -> Any:
