@@ -257,3 +257,82 @@ def test_relative_attention_bias_depends_on_distance_only():
     with torch.no_grad():
         net.rel.weight.normal_()
     assert not torch.allclose(net(tokens), before)
+
+
+def test_frame_sparse_nade_equals_the_dense_formula():
+    # the segment trick (sigmoid only on the k + 1 distinct partial sums of a step) is exact:
+    # same logits and same gradients as the (B, T, 88, Hn) computation, chords of 0..88 keys
+    obj = _frame()
+    net = obj.networks()["model"].eval()
+    g = torch.Generator().manual_seed(4)
+    roll = (torch.rand(3, 7, 88, generator=g) < 0.06).float()
+    roll[0, 1] = 0.0
+    roll[1, 2] = 1.0
+    roll[2, 3, [0, 87]] = 1.0
+    hidden = torch.randn(3, 7, 24, generator=g)
+    sparse = net.nade_logits(hidden, roll)
+    dense = net.nade_logits_dense(hidden, roll)
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    # a direct loop over keys from the top for one step
+    b, c = net.biases(hidden[2, 3])
+    act, direct = c.clone(), torch.empty(88)
+    for i in reversed(range(88)):
+        direct[i] = b[i] + (torch.sigmoid(act) * net.v[i]).sum()
+        act = act + roll[2, 3, i] * net.w[i]
+    torch.testing.assert_close(sparse[2, 3], direct, atol=1e-5, rtol=1e-5)
+    grads = [torch.autograd.grad(f(hidden, roll).square().sum(), [net.w, net.v])
+             for f in (net.nade_logits, net.nade_logits_dense)]
+    for a, d in zip(*grads):
+        torch.testing.assert_close(a, d, atol=1e-4, rtol=1e-4)
+
+
+def test_frame_marginal_init_sets_the_key_log_odds():
+    roll, mask = _rolls(4, 12), torch.ones(4, 12)
+    mask[1, 8:] = 0.0
+    roll[1, 8:] = 0.0
+    obj = _frame()
+    obj.init_from_data({"roll": roll, "mask": mask})
+    r, m = roll.numpy(), mask.numpy().astype(bool)
+    p = (r[m].sum(0) + 0.5) / (m.sum() + 1.0)
+    bias = obj.networks()["model"].to_b.bias.detach().numpy()
+    np.testing.assert_allclose(bias, np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)
+    # with transposition the marginal is averaged over the shifts the augmentation draws
+    torch.manual_seed(0)
+    shifted = FrameObjective(FrameConfig(hidden=24, layers=1, nade_hidden=16, transpose=2))
+    shifted.init_from_data({"roll": roll, "mask": mask})
+    on = np.pad(r[m].sum(0), 2)
+    q = (np.mean([on[2 + s:90 + s] for s in range(-2, 3)], axis=0) + 0.5) / (m.sum() + 1.0)
+    np.testing.assert_allclose(shifted.networks()["model"].to_b.bias.detach().numpy(), np.log(q / (1 - q)),
+                               rtol=1e-5, atol=1e-5)
+    # off: the biases keep their random initialisation
+    torch.manual_seed(0)
+    plain = FrameObjective(FrameConfig(hidden=24, layers=1, nade_hidden=16, marginal_init=False))
+    before = plain.networks()["model"].to_b.bias.detach().clone()
+    plain.init_from_data({"roll": roll, "mask": mask})
+    assert torch.equal(plain.networks()["model"].to_b.bias, before)
+
+
+def test_random_crops_cover_only_real_steps():
+    from aigc.music.frame import random_crops
+
+    t = 20
+    roll = torch.zeros(3, t, 88)
+    roll[:, :, 0] = torch.arange(t, dtype=torch.float32)  # key 0 holds the step index
+    mask = torch.zeros(3, t)
+    real = [20, 9, 5]
+    for i, n in enumerate(real):
+        mask[i, :n] = 1.0
+    g = torch.Generator().manual_seed(0)
+    starts = {0: set(), 1: set()}
+    for _ in range(200):
+        crop, cmask = random_crops(roll, mask, 6, g)
+        assert crop.shape == (3, 6, 88) and cmask.shape == (3, 6)
+        steps = crop[..., 0]
+        assert torch.equal(steps[:, 1:] - steps[:, :-1], torch.ones(3, 5))  # consecutive steps
+        for i in (0, 1):
+            assert cmask[i].all() and int(steps[i, -1]) < real[i]  # inside the real steps
+            starts[i].add(int(steps[i, 0]))
+        assert torch.equal(cmask[2], torch.tensor([1.0] * 5 + [0.0]))  # a short row keeps all it has
+        assert int(steps[2, 0]) == 0
+    assert starts[0] == set(range(15)) and starts[1] == set(range(4))  # every valid start is drawn
+    assert random_crops(roll, mask, 0, g)[0] is roll

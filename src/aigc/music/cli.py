@@ -45,7 +45,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout", type=float, default=None, help="dropout rate")
     g.add_argument("--transpose", type=bounded_int(0, 12), default=None,
                    help="augment with random transpositions up to this many semitones")
-    p.set_defaults(steps=3000, batch_size=None, lr=None)  # None: the architecture's default
+    g.add_argument("--crop", type=bounded_int(0, 100_000), default=None,
+                   help="frame: train on random crops of this many steps (cheaper steps; 0 = whole windows)")
+    # None: the architecture's default; the cosine decay (after a short warm-up) is what the frame
+    # model's default lr was measured with (benchmarks/music_jsb.py)
+    p.set_defaults(steps=3000, batch_size=None, lr=None, schedule="cosine", warmup=100)
 
 
 def _add_sampling(p: argparse.ArgumentParser) -> None:

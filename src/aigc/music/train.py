@@ -56,6 +56,7 @@ class MusicSettings:
     context: int | None = None
     dropout: float | None = None
     transpose: int | None = None
+    crop: int | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCH_TARGETS:
@@ -161,10 +162,17 @@ def train(settings: MusicSettings, config: TrainConfig, out: str | os.PathLike, 
     model_config = settings.model_config()
     tensors = build_tensors(settings, model_config, data)
     cls = resolve(ARCH_TARGETS[settings.arch])
+
+    def build_objective() -> Any:
+        objective = cls(model_config)
+        if settings.arch == "frame":  # output biases from the training data (resume loads weights over it)
+            objective.init_from_data(tensors)
+        return objective
+
     meta = {"data": data.spec, "music": {"steps_per_beat": data.steps_per_beat,
                                          "beats_per_bar": BEATS_PER_BAR}}
     summary = run_training(task=TASK, architecture=settings.arch, settings=settings,
-                           objective=lambda: cls(model_config), data=tensors, config=config,
+                           objective=build_objective, data=tensors, config=config,
                            out=Path(out), resume=resume, meta=meta, after_fit=_validate(settings, data))
     summary["skipped"] = len(data.skipped)
     return summary
