@@ -69,6 +69,22 @@ def test_refuses_to_overwrite_a_trained_model(tmp_path):
         Trainer(LinearRegression(), quiet(steps=2, batch_size=8), tmp_path).fit(regression_data())
 
 
+def test_a_model_setting_added_since_training_counts_as_its_default_on_resume(tmp_path):
+    data, cfg, tc = tiny_gan_setup()
+    tc = quiet(steps=4, batch_size=16, checkpoint_every=2)
+    Trainer(DCGANObjective(cfg), tc, tmp_path).fit({"images": data.images})
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["model"]["beta1"]  # as written by an aigc from before the setting existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    resumed = quiet(steps=6, batch_size=16, checkpoint_every=2)
+    assert Trainer(DCGANObjective(cfg), resumed, tmp_path, resume=True).fit({"images": data.images})["step"] == 6
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["model"]["beta1"] = 0.9  # a stored value that differs from the given one is still refused
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BadInputError, match=r"model\.beta1: stored 0\.9, given 0\.5"):
+        Trainer(DCGANObjective(cfg), quiet(steps=8, batch_size=16), tmp_path, resume=True).fit({"images": data.images})
+
+
 class NanAfter(LinearRegression):
     def training_step(self, nets, batch, ctx):
         out = super().training_step(nets, batch, ctx)

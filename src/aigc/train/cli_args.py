@@ -38,8 +38,9 @@ def _default_help(p: argparse.ArgumentParser, dest: str, what: str) -> tuple[Any
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    """The shared training flags. ``--steps``, ``--batch-size`` and ``--lr`` default to what the task
-    set with ``p.set_defaults`` (None = the architecture's ``default_lr`` / ``default_batch_size``)."""
+    """The shared training flags. ``--steps``, ``--batch-size``, ``--lr``, ``--schedule`` and ``--warmup``
+    default to what the task set with ``p.set_defaults`` (None = the architecture's ``default_lr`` /
+    ``default_batch_size``)."""
     g = p.add_argument_group("training (shared by every task)")
     g.add_argument("--out", required=True, help="model directory to write (config.json, weights, logs, samples)")
     g.add_argument("--resume", action="store_true",
@@ -51,8 +52,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=batch, help=batch_help)
     lr, lr_help = _default_help(p, "lr", "learning rate")
     g.add_argument("--lr", type=float, default=lr, help=lr_help)
-    g.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="learning-rate schedule")
-    g.add_argument("--warmup", type=int, default=0, metavar="STEPS", help="linear warm-up steps")
+    schedule, warmup = p.get_default("schedule") or "constant", p.get_default("warmup") or 0
+    g.add_argument("--schedule", choices=["constant", "cosine"], default=schedule,
+                   help=f"learning-rate schedule (default {schedule})")
+    g.add_argument("--warmup", type=int, default=warmup, metavar="STEPS", help=f"linear warm-up steps (default {warmup})")
     g.add_argument("--grad-clip", type=float, default=None, metavar="NORM", help="clip gradient L2 norm")
     g.add_argument("--accumulate", type=positive_int, default=1, metavar="K", help="micro-batches per step")
     g.add_argument("--ema", type=float, default=None, metavar="DECAY",

@@ -8,6 +8,7 @@ JSONL metrics log, preview samples and DDP under ``torchrun``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -55,6 +56,23 @@ class TrainingInterrupted(AigcError):
 
 class TrainingCancelled(TrainingInterrupted, progress.Cancelled):
     """Raised when a progress reporter asked to stop; the current step finished and was checkpointed."""
+
+
+def _fill_new_defaults(stored: Any, config: Any) -> None:
+    """A model setting added to the architecture after ``stored`` was written counts as its default
+    (so a model trained by an older aigc still resumes; it then trains with the current default)."""
+    if not isinstance(stored, dict) or not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        if f.name in stored:
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            continue
+        stored[f.name] = json.loads(json.dumps(default))
 
 
 class Objective(Protocol):
@@ -155,6 +173,7 @@ class Trainer:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadInputError(f"{path}: not valid JSON ({exc})") from exc
         new = json.loads(json.dumps(self._config()))  # tuples -> lists, as stored
+        _fill_new_defaults(old.get("model"), getattr(self.objective, "config", None))
         keys = ["task", "architecture", "model"] + (["settings"] if "settings" in old else [])
         diffs = [d for key in keys for d in config_diff(old.get(key), new.get(key), key)]
         if diffs:
