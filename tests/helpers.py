@@ -36,3 +36,18 @@ def regression_data(n: int = 64, dim: int = 4, seed: int = 1) -> dict[str, torch
     x = torch.randn(n, dim, generator=g)
     w = torch.arange(1, dim + 1, dtype=torch.float32)
     return {"x": x, "y": x @ w + 0.5}
+
+
+def write_tones(folder, per_label: int = 8) -> None:
+    """A labelled folder of 8 kHz clips: label "0" = tones near 300 Hz, "1" = near 1500 Hz, each with
+    a little seeded noise and 50 ms of silence on both sides."""
+    import numpy as np
+
+    from aigc.data.audio import write_audio
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2400) / 8000
+    for label, base in (("0", 300.0), ("1", 1500.0)):
+        for i in range(per_label):
+            wave = (0.3 + 0.05 * i) * np.sin(2 * np.pi * base * (1 + 0.05 * i) * t) + 0.01 * rng.standard_normal(2400)
+            write_audio(folder / label / f"clip{i}.wav", np.pad(wave.astype(np.float32), (400, 400)), 8000)

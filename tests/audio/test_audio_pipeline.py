@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import write_tones
 
 import aigc
 from aigc.audio.train import AudioSettings, train
@@ -22,17 +23,6 @@ def _config(steps, lr=3e-3):
     return TrainConfig(steps=steps, batch_size=8, lr=lr, progress=False, checkpoint_every=1000, log_every=5)
 
 
-def _write_tones(folder):
-    from aigc.data.audio import write_audio
-
-    rng = np.random.default_rng(0)
-    t = np.arange(2400) / 8000
-    for label, base in (("0", 300.0), ("1", 1500.0)):
-        for i in range(8):
-            wave = (0.3 + 0.05 * i) * np.sin(2 * np.pi * base * (1 + 0.05 * i) * t) + 0.01 * rng.standard_normal(2400)
-            write_audio(folder / label / f"clip{i}.wav", np.pad(wave.astype(np.float32), (400, 400)), 8000)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     from aigc.core import registry
@@ -41,7 +31,7 @@ def models(tmp_path_factory):
         mp.setitem(registry.TASKS, "audio", "aigc.audio.task:TASK")
         root = tmp_path_factory.mktemp("audio-models")
         folder = root / "tones"
-        _write_tones(folder)
+        write_tones(folder)
         common = {"data": f"folder:{folder}", "clip_seconds": 0.25}
         rec = root / "rec"
         train(AudioSettings(arch="recognizer", channels=4, **common), _config(100), rec)
@@ -133,7 +123,7 @@ def test_cli_train_skip_bad_and_help(tmp_path, capsys):
     import shutil
 
     folder = tmp_path / "tones"
-    _write_tones(folder)
+    write_tones(folder)
     (folder / "0" / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     out = tmp_path / "rec"
     args = ["train", "audio", "--arch", "recognizer", "--data", f"folder:{folder}", "--clip-seconds", "0.25",

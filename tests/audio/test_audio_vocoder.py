@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import write_tones
 
 import aigc
 from aigc.audio.spectral import MelConfig, log_mel
@@ -61,17 +62,6 @@ def test_mel_distance_is_the_log_mel_l1():
     assert float(mel_distance(x * 0.1, x, cfg, -9.21)) == pytest.approx(float(manual), rel=1e-12)
 
 
-def _write_tones(folder):
-    from aigc.data.audio import write_audio
-
-    rng = np.random.default_rng(0)
-    t = np.arange(2400) / 8000
-    for label, base in (("0", 300.0), ("1", 1500.0)):
-        for i in range(6):
-            wave = (0.3 + 0.05 * i) * np.sin(2 * np.pi * base * (1 + 0.05 * i) * t) + 0.01 * rng.standard_normal(2400)
-            write_audio(folder / label / f"clip{i}.wav", np.pad(wave.astype(np.float32), (400, 400)), 8000)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     from aigc.core import registry
@@ -79,7 +69,7 @@ def models(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(registry.TASKS, "audio", "aigc.audio.task:TASK")
         root = tmp_path_factory.mktemp("vocoder-models")
-        _write_tones(root / "tones")
+        write_tones(root / "tones", 6)
         common = {"data": f"folder:{root / 'tones'}", "clip_seconds": 0.25, "n_mels": 16}
         config = TrainConfig(steps=40, batch_size=6, lr=3e-3, progress=False, checkpoint_every=1000, log_every=1)
         train(AudioSettings(arch="vocoder", channels=16, model={"layers": 2}, **common), config, root / "voc")
