@@ -13,6 +13,7 @@ at a time with its own seed.
 from __future__ import annotations
 
 import argparse
+import collections
 import statistics
 import subprocess
 import sys
@@ -51,6 +52,9 @@ class Server:
              "--device", "cpu", "--max-batch", str(batch), "--batch-wait-ms", "5", "--max-samples", "4"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.proc.stdout.readline()  # printed just before it listens
+        # keep reading its log (the last lines kept): a full pipe would block the server mid-request
+        self.log: collections.deque[bytes] = collections.deque(maxlen=50)
+        threading.Thread(target=self.log.extend, args=(self.proc.stdout,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
         with httpx.Client(base_url=self.url, transport=httpx.HTTPTransport(retries=50)) as c:
             for _ in range(500):  # bounded: the socket opens right after the line above
