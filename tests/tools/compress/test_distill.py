@@ -98,6 +98,9 @@ def test_distilled_student_beats_scratch(tmp_path):
     common = ["train", "text", "--arch", "gpt", "--data", str(tmp_path / "train.txt"), "--tokenizer", "char",
               "--context", "8", "--layers", "1", "--heads", "2", "--batch-size", "16", "--lr", "1e-2", "--no-progress"]
     assert main([*common, "--embed", "32", "--steps", "200", "--out", str(tmp_path / "teacher")]) == 0
+    with pytest.raises(BadInputError, match=r"^--distill-to: .*unknown key\(s\) \['nokey'\]") as bad:
+        compress(tmp_path / "teacher", tmp_path / "bad", distill_to="nokey=3", finetune_steps=1, latency_runs=0)
+    assert "recorded data" not in str(bad.value)  # the flag is named, not the training data
     report = compress(tmp_path / "teacher", tmp_path / "student", distill_to="embed=16", finetune_steps=20,
                       distill_alpha=1.0, eval_data=str(val), latency_runs=2)
     assert report["student"]["kind"] == "kl" and report["student"]["model"]["embed"] == 16

@@ -85,6 +85,8 @@ def train_stage(model: Path, out: Path, *, steps: int, transfer: dict[str, Any],
         with contextlib.redirect_stdout(sys.stderr):
             summary = resolve(task.train)(settings, train_config, out)
     except BadInputError as exc:
+        if str(exc).startswith("--"):  # a flag of this command was wrong (e.g. --distill-to), not the data
+            raise
         source = getattr(settings, "data", None)
         raise BadInputError(f"training on {model}'s recorded data ({source!r}) failed: {exc}; give "
                             "--finetune-data to train on other data") from None
