@@ -34,5 +34,26 @@ def machine() -> dict:
     }
 
 
+def _portable(arg: str) -> str:
+    """An absolute path outside the repository reads ``$WORK/<name>``: results name no folder of the
+    machine they ran on (``--out /tmp/x/a.json`` -> ``--out $WORK/a.json``)."""
+    flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if not value.startswith(("/", "~")):
+        return arg
+    path = os.path.abspath(os.path.expanduser(value))
+    if path.startswith(REPO + os.sep):
+        value = os.path.relpath(path, REPO)
+    else:
+        value = "$WORK/" + os.path.basename(path.rstrip("/"))
+    return f"{flag}{eq}{value}"
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def command() -> str:
-    return " ".join(["python", *sys.argv])
+    """The command line that produced a result, paths outside the repository as ``$WORK/<name>``."""
+    script = sys.argv[0]
+    if os.path.isabs(script) and os.path.abspath(script).startswith(REPO + os.sep):
+        script = os.path.relpath(script, REPO)
+    return " ".join(["python", script, *(_portable(a) for a in sys.argv[1:])])

@@ -139,6 +139,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,interp")
     ap.add_argument("--budget", type=float, default=3600, help="process-CPU seconds of training per model")
+    ap.add_argument("--budgets", default="",
+                    help="per-model overrides of --budget, e.g. convlstm=900,interp=300")
     ap.add_argument("--segments", type=int, default=6, help="points on the MSE-vs-CPU-time curve")
     ap.add_argument("--test-size", type=int, default=10_000)
     ap.add_argument("--curve-size", type=int, default=500, help="test sequences scored at each curve point")
@@ -151,13 +153,17 @@ def main() -> int:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "video_mmnist.json"))
     args = ap.parse_args()
+    try:
+        budgets = {k.strip(): float(v) for k, v in (kv.split("=") for kv in args.budgets.split(",") if kv.strip())}
+    except ValueError:
+        ap.error(f"--budgets wants model=seconds pairs separated by commas, got {args.budgets!r}")
     torch.set_num_threads(args.threads)
     frames = test_set(args.test_size)
     result = {"machine": machine(), "command": command(), "anchors_openstl": ANCHORS,
               "test_set": {"sequences": int(len(frames)), "seed": TEST_SEED, "frames": 20,
                            "metric": "OpenSTL: MSE summed over the 64x64 frame, mean over frames and "
                                      "sequences; SSIM Gaussian sigma 1.5; PSNR data range 1"},
-              "budget_cpu_s": args.budget}
+              "budget_cpu_s": {name: budgets.get(name, args.budget) for name in args.models.split(",")}}
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="video-bench-"))
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
@@ -168,7 +174,7 @@ def main() -> int:
             elif name == "diffusion":
                 result[name] = train_generation(args, work)
             else:
-                result[name] = train_scored(name, args, frames, work)
+                result[name] = train_scored(name, args, frames, work, budget=budgets.get(name))
             keys = ("mse", "ssim", "psnr", "blend_psnr", "fvd_classifier", "fvd_floor_real_vs_real",
                     "conditional_accuracy")
             summary = {k: round(result[name][k], 4) for k in keys if k in result[name]}
