@@ -83,3 +83,17 @@ def test_model_command_help_lists_the_task_options(tmp_path, capsys):
 def test_argparse_errors_exit_nonzero():
     proc = aigc("train", "image-gen", "--arch", "nope", "--out", "x")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_help_never_imports_torch():
+    """`--help` answers at once: no task's training parser, nor the model commands, pull torch in."""
+    from aigc.core.registry import TASKS
+
+    helps = [["train", name, "--help"] for name in sorted(TASKS)] + [["generate", "--help"], ["eval", "--help"]]
+    code = ("import sys\nfrom aigc.cli import main\n"
+            f"for argv in {helps!r}:\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "    assert 'torch' not in sys.modules, argv\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("usage:") == len(helps)

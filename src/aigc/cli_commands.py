@@ -52,12 +52,12 @@ def add_model_command(subparsers: argparse._SubParsersAction, name: str, help_te
 
 def run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser, name: str,
                       registry: dict[str, str]) -> int:
-    from aigc.core.modeldir import read_config
-
     if args.model_dir is None:
         parser.print_help()
         print(f"\ntasks with `{name}`: {', '.join(sorted(registry)) or 'none yet'}")
         return 0 if args.help else 2
+    from aigc.core.modeldir import read_config  # torch: not for the bare `--help`
+
     task_name = read_config(args.model_dir)["task"]
     if task_name not in registry:
         raise BadInputError(f"{args.model_dir}: a {task_name!r} model has no `{name}` command; "

@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 
 from aigc.core.errors import BadInputError
 
-__all__ = ["config_to_dict", "config_from_dict", "config_diff", "model_config_with"]
+__all__ = ["config_to_dict", "config_from_dict", "config_diff", "model_config_with", "PRECISIONS"]
 
 T = TypeVar("T")
+PRECISIONS = ("fp32", "bf16", "fp16")  # training/inference numeric precisions (aigc.core.device applies them)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from typing import ContextManager
 
 import torch
 
+from aigc.core.config import PRECISIONS
 from aigc.core.errors import BadInputError
 
 __all__ = ["select_device", "autocast", "PRECISIONS", "check_precision"]
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture, task_architectures
 from aigc.train.config import TrainConfig
-from aigc.train.objective import InitFrom
-from aigc.train.run import build_seeded, run_training
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TASK", "KINDS", "DEFAULT_DATA", "RestoreSettings", "train", "build_objective", "build_training"]
 
@@ -99,6 +98,9 @@ def train(settings: RestoreSettings, config: TrainConfig, out: str | os.PathLike
           resume: bool = False) -> dict[str, Any]:
     """Train a restoration model on patches cut (seeded by ``config.seed``) from ``settings.data``."""
     fields = {k: getattr(settings, k) for k in _MODEL_FIELDS}
+    from aigc.train.objective import InitFrom
+    from aigc.train.run import build_seeded, run_training  # torch: not for `--help`
+
     objective, tensors, meta = build_seeded(config.seed, lambda: build_training(
         settings.kind, settings.arch, settings.data, patch=settings.patch, patches=settings.patches,
         seed=config.seed, **fields))

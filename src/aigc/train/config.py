@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigc.core.device import PRECISIONS
+from aigc.core.config import PRECISIONS
 from aigc.core.errors import BadInputError
 
 __all__ = ["TrainConfig", "lr_factor"]

@@ -12,7 +12,6 @@ from typing import Any
 from aigc.core.errors import BadInputError
 from aigc.core.registry import resolve
 from aigc.train.config import TrainConfig
-from aigc.train.run import run_training
 from aigc.video.task import TASK
 
 __all__ = ["VideoSettings", "train", "build_objective", "DATA_SOURCES", "VAL_SEQUENCES"]
@@ -111,6 +110,8 @@ def train(settings: VideoSettings, config: TrainConfig, out: str | os.PathLike, 
                      "canvas": 64, "digits_per_sequence": n_digits, "seed": config.seed,
                      "class_names": list(DIGIT_NAMES)}}
     validate = settings.validate and probe.kind in ("prediction", "interpolation")
+    from aigc.train.run import run_training  # torch: not for `--help`
+
     return run_training(task=TASK.name, architecture=settings.arch, settings=settings,
                         objective=lambda: build_objective(settings), data=data, config=config, out=out,
                         resume=resume, meta=meta, after_fit=_validate(settings, frames) if validate else None)
