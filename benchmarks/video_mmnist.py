@@ -21,11 +21,19 @@ OpenSTL anchors (200 GPU-epochs): ConvLSTM-S 29.80 / 0.929, SimVP 32.15 / 0.927,
 
     OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 3600
     OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 20 --test-size 200 --out /tmp/v.json
+
+Models are independent, so a run may be split over processes and joined (the sheet is drawn from the
+models kept in the runs' ``--work`` folders):
+
+    python benchmarks/video_mmnist.py --models copy_last_frame,simvp --work A --out a.json
+    python benchmarks/video_mmnist.py --models convlstm,interp --budget 900 --work B --out b.json
+    python benchmarks/video_mmnist.py --merge a.json b.json --models-from A,B
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -71,21 +79,26 @@ def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget
                  score: bool = True) -> dict:
     """Train ``arch`` for ``budget`` CPU seconds in ``args.segments`` pieces, scoring each."""
     budget = args.budget if budget is None else budget
-    steps = max(2, int(budget / _seconds_per_step(arch, args.data, work, args.seed)))
+    out, state_file = work / arch, work / arch / "bench_state.json"
+    state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
+    steps = state["steps"] if state else max(2, int(budget / _seconds_per_step(arch, args.data, work, args.seed)))
     settings = VideoSettings(arch=arch, data=args.data, sequences=args.sequences, validate=False)
     config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
                          grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
                          time_limit_clock="cpu", **RECIPES[arch])
-    out, cpu, curve, summary = work / arch, 0.0, [], {}
+    cpu, curve, summary, first = 0.0, [], {}, 0
+    if state:  # --resume: continue after the last finished segment (its checkpoint, CPU time and curve)
+        cpu, curve, first = state["cpu_s"], state["curve"], state["segment"] + 1
+        summary = {"step": curve[-1]["step"]}
     curve_frames = frames[:args.curve_size] if score else None
-    for seg in range(args.segments if score else 1):
+    for seg in range(first, args.segments if score else 1):
         left = budget - cpu
         if left <= 0 or summary.get("step", 0) >= steps:
             break
         last = seg == args.segments - 1 or not score
         seg_cfg = config.replace(time_limit_s=left if last else budget / args.segments)
         start = time.process_time()
-        summary = train(settings, seg_cfg, out, resume=seg > 0)
+        summary = train(settings, seg_cfg, out, resume=seg > 0 or bool(state))
         cpu += time.process_time() - start
         if not score:
             return {"cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "out": out,
@@ -95,6 +108,7 @@ def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget
         point = {"cpu_s": round(cpu, 1), "step": summary["step"], "mse": scores["mse"]}
         point.update({k: scores[k] for k in ("ssim", "psnr", "blend_psnr") if k in scores})
         curve.append(point)
+        atomic_write_json(state_file, {"cpu_s": cpu, "curve": curve, "steps": steps, "segment": seg})
         print(f"{arch}: {point}", file=sys.stderr, flush=True)
     pipe = load_pipeline(out, device="cpu")
     final = evaluate_model(pipe.objective, pipe.nets, frames, progress=not args.quiet)
@@ -103,7 +117,8 @@ def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget
     return {**final, "cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "planned_steps": steps,
             "model": pipe.config["model"], "train": {k: pipe.config["train"][k] for k in
                                                       ("batch_size", "lr", "schedule", "seed")},
-            "curve": curve, "curve_sequences": len(curve_frames)}
+            "curve": curve, "curve_sequences": len(curve_frames),
+            **({"resumed_after_segment": state["segment"]} if state else {})}
 
 
 SHEET: dict[str, torch.Tensor] = {}  # model -> its prediction of the first test sequence
@@ -135,6 +150,25 @@ def train_generation(args: argparse.Namespace, work: Path) -> dict:
                            "train_accuracy": clf["logs"].get("accuracy")}}
 
 
+def merge(files: list[str], model_dirs: list[str], out: str, test_size: int) -> dict:
+    """One result from runs split over processes (models are independent): rows joined, commands kept,
+    and the contact sheet drawn from the trained models kept in the runs' ``--work`` folders."""
+    parts = [json.loads(Path(f).read_text()) for f in files]
+    result = {**parts[0], "command": [p["command"] for p in parts] + [command()],
+              "budget_cpu_s": {k: v for p in parts for k, v in p["budget_cpu_s"].items() if k in p}}
+    for part in parts[1:]:
+        result.update({k: v for k, v in part.items() if isinstance(v, dict) and "mse" in v})
+    frames = test_set(test_size)
+    for name in ("convlstm", "simvp"):
+        found = [Path(d) / name for d in model_dirs if (Path(d) / name / "config.json").exists()]
+        if name in result and found:
+            SHEET[name] = load_pipeline(found[0], device="cpu").predict(_first_clip(frames)[:10], frames=10)
+    atomic_write_json(out, result)
+    if SHEET:
+        write_sheet(frames, Path(out).with_name(Path(out).stem + "_sheet.png"))
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,interp")
@@ -151,6 +185,12 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work", default=None, help="keep the trained models here (default: a temporary folder)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --work: a model whose run was interrupted continues after its last finished "
+                         "segment (checkpoint, CPU seconds and curve kept in <work>/<model>/bench_state.json)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="join the results of runs split over processes into --out (with --models-from)")
+    ap.add_argument("--models-from", default="", help="with --merge: the runs' --work folders, comma-separated")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "video_mmnist.json"))
     args = ap.parse_args()
     try:
@@ -158,6 +198,10 @@ def main() -> int:
     except ValueError:
         ap.error(f"--budgets wants model=seconds pairs separated by commas, got {args.budgets!r}")
     torch.set_num_threads(args.threads)
+    if args.merge:
+        merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size)
+        print(f"wrote {args.out}")
+        return 0
     frames = test_set(args.test_size)
     result = {"machine": machine(), "command": command(), "anchors_openstl": ANCHORS,
               "test_set": {"sequences": int(len(frames)), "seed": TEST_SEED, "frames": 20,
