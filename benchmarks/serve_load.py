@@ -5,15 +5,23 @@ and a soak with the server's memory sampled. Writes ``benchmarks/results/serve_l
 The model is a small class-conditional DDPM on digits (16x16, DDIM ``--sample-steps`` per request), so
 the network dominates a request and batching has work to share. The server is ``aigc serve`` in its own
 process (``--max-batch 1`` = no batching); clients are threads here, each sending one ``n=1`` request
-at a time with its own seed.
+at a time with its own seed and class label. Both servers and the in-process baseline use the same
+``--threads`` (intra-op threads of the model; default: the cores), and both servers run one model call at
+a time; each row records the sizes of the batches the server ran (``/api/stats``).
+
+The soak (16 clients, batching on, after the batching rows on the same server) samples the server's
+RSS every 5 s; its first ``--soak-warmup`` seconds are the stated warm-up, and the criterion is the
+RSS slope (least squares, MB/min) and growth after it, plus the growth over the soak's second half.
 
     python benchmarks/serve_load.py [--seconds 10] [--soak 60] [--clients 1 4 16 64] [--sample-steps 25]
+                                    [--threads N] [--soak-warmup S]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import statistics
 import subprocess
 import sys
@@ -45,11 +53,12 @@ def train_model(root: Path, train_steps: int) -> Path:
 class Server:
     """``aigc serve`` in a subprocess on a free loopback port."""
 
-    def __init__(self, models: Path, batch: int) -> None:
+    def __init__(self, models: Path, batch: int, threads: int) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "aigc.cli", "serve", "--models", str(models), "--port", str(self.port),
-             "--device", "cpu", "--max-batch", str(batch), "--batch-wait-ms", "5", "--max-samples", "4"],
+             "--device", "cpu", "--max-batch", str(batch), "--batch-wait-ms", "5", "--max-samples", "4",
+             "--threads", str(threads)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.proc.stdout.readline()  # printed just before it listens
         # keep reading its log (the last lines kept): a full pipe would block the server mid-request
@@ -70,6 +79,11 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def batches(self) -> collections.Counter:
+        """How many batches of each size the server has run so far."""
+        stats = httpx.get(self.url + "/api/stats", timeout=60).json()
+        return collections.Counter({int(k): v for k, v in stats["batches"].items()})
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -122,9 +136,11 @@ def load(url: str, clients: int, seconds: float, steps: int, sampler=None) -> di
             "mean_ms": round(statistics.fmean(ms), 2) if ms else None}
 
 
-def direct_ms(model: Path, steps: int, seconds: float) -> float:
+def direct_ms(model: Path, steps: int, seconds: float) -> tuple[float, float]:
     """Mean time of the same generate command run in-process on a Pipeline loaded once (as the studio
-    keeps it): Pipeline.generate + save with the recipe and watermark, no HTTP, no queue."""
+    keeps it): Pipeline.generate + save with the recipe and watermark, no HTTP, no queue; and the
+    in-process throughput ratio of one ``generate(16)`` against sixteen ``generate(1)`` (the model's own
+    ceiling for batching at 16 clients)."""
     import contextlib
     import io
 
@@ -145,7 +161,27 @@ def direct_ms(model: Path, steps: int, seconds: float) -> float:
                                                   f"--out={tmp}/{seed}.png", "--device=cpu", "--no-progress"])
             args.func(args)
             times.append(time.perf_counter() - t0)
-    return statistics.fmean(times[1:]) * 1000
+    one, sixteen = ([_timed(lambda k=k, s=s: pipe.generate(k, seed=s, labels=s % 10, steps=steps)) for s in range(3)]
+                    for k in (1, 16))
+    return statistics.fmean(times[1:]) * 1000, round(16 * min(one) / min(sixteen), 2)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def with_threads(threads: int, fn, *args):
+    """``fn(*args)`` with torch using ``threads`` intra-op threads (as the servers are told)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fn(*args)
+    finally:
+        torch.set_num_threads(before)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -153,15 +189,18 @@ def run(args: argparse.Namespace) -> dict:
         models = Path(tmp) / "models"
         models.mkdir()
         model = train_model(models, args.train_steps)
-        direct = direct_ms(model, args.sample_steps, args.seconds)
+        direct, model_ratio = with_threads(args.threads, direct_ms, model, args.sample_steps, args.seconds)
         rows = []
         for batching in (False, True):
-            server = Server(models, 64 if batching else 1)
+            server = Server(models, 64 if batching else 1, args.threads)
             try:
                 load(server.url, 1, 2.0, args.sample_steps)  # warm-up: the model loads
                 for clients in args.clients:
+                    seen = server.batches()
                     row = load(server.url, clients, args.seconds, args.sample_steps)
-                    rows.append({**row, "batching": batching})
+                    sizes = server.batches() - seen
+                    rows.append({**row, "batching": batching, "batch_sizes": {str(k): sizes[k] for k in sorted(sizes)},
+                                 "mean_batch": round(sum(k * v for k, v in sizes.items()) / max(1, sizes.total()), 2)})
                     print(rows[-1], file=sys.stderr, flush=True)
                 soak = soak_run(server, args) if batching and args.soak > 0 else None
             finally:
@@ -173,23 +212,45 @@ def run(args: argparse.Namespace) -> dict:
             "overhead_1_client": round(one[False]["mean_ms"] / direct - 1, 4),
             "overhead_1_client_batching_on": round(one[True]["mean_ms"] / direct - 1, 4),
             "direct_command_ms": round(direct, 2),
+            "model_batch16_speedup_in_process": model_ratio,
             "errors": sum(r["errors"] for r in rows) + (soak["errors"] if soak else 0),
             "rows": rows, "soak": soak,
             "settings": {"model": "image-gen ddpm --cond, 16x16 digits", "sample_steps": args.sample_steps,
                          "seconds_per_row": args.seconds, "request": "n=1, own seed and label",
-                         "batch_wait_ms": 5, "max_batch": 64},
+                         "batch_wait_ms": 5, "max_batch": 64, "threads": args.threads,
+                         "threads_note": "intra-op threads of the model, the same for both servers and the "
+                                         "in-process baseline; one model call at a time per server"},
             "machine": machine(), "command": command()}
 
 
 def soak_run(server: Server, args: argparse.Namespace) -> dict:
     samples = []
+    seen = server.batches()
     row = load(server.url, 16, args.soak, args.sample_steps,
                sampler=lambda t: samples.append({"t_s": round(t, 1), "rss_mb": round(server.rss_mb(), 1)}))
     samples.append({"t_s": float(args.soak), "rss_mb": round(server.rss_mb(), 1)})
-    half = samples[len(samples) // 2:]
+    sizes = server.batches() - seen
+    warmup = args.soak / 4 if args.soak_warmup is None else args.soak_warmup
+    after = [s for s in samples if s["t_s"] >= warmup]
+    half = [s for s in samples if s["t_s"] >= args.soak / 2]
     return {"clients": 16, "seconds": args.soak, "requests": row["requests"], "errors": row["errors"],
-            "rps": row["rps"], "p99_ms": row["p99_ms"], "rss_samples": samples,
-            "rss_growth_second_half_mb": round(half[-1]["rss_mb"] - half[0]["rss_mb"], 1) if half else None}
+            "rps": row["rps"], "p99_ms": row["p99_ms"], "batch_sizes": {str(k): sizes[k] for k in sorted(sizes)},
+            "warmup": {"seconds": warmup, "what": "the soak's own first seconds (16 clients, batching on), after "
+                                                  "the batching rows ran on the same server; its samples are kept "
+                                                  "in rss_samples"},
+            "rss_slope_after_warmup_mb_per_min": slope_mb_per_min(after),
+            "rss_growth_after_warmup_mb": round(after[-1]["rss_mb"] - after[0]["rss_mb"], 1) if after else None,
+            "rss_growth_second_half_mb": round(half[-1]["rss_mb"] - half[0]["rss_mb"], 1) if half else None,
+            "rss_samples": samples}
+
+
+def slope_mb_per_min(samples: list[dict]) -> float | None:
+    """Least-squares slope of RSS over time, in MB per minute (~0 for a flat server)."""
+    if len(samples) < 3:
+        return None
+    t = [s["t_s"] / 60 for s in samples]
+    y = [s["rss_mb"] for s in samples]
+    return round(statistics.linear_regression(t, y).slope, 2)
 
 
 def main() -> None:
@@ -198,6 +259,9 @@ def main() -> None:
     p.add_argument("--soak", type=float, default=60.0, help="soak seconds at 16 clients with batching (0 = none)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--sample-steps", type=int, default=25, help="DDIM steps per request")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                   help="intra-op threads of the model for both servers and the in-process baseline (default: the cores)")
+    p.add_argument("--soak-warmup", type=float, default=None, help="stated warm-up seconds of the soak (default soak/4)")
     p.add_argument("--train-steps", type=int, default=30, help="training steps of the benchmark's model")
     p.add_argument("--out", type=Path, default=RESULT)
     args = p.parse_args()

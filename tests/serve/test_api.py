@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
+import httpx
 import pytest
 from serve.helpers import command_output, same_png
 
@@ -98,17 +99,27 @@ def _concurrent(client, name, requests):
     return results
 
 
-@pytest.mark.parametrize("name, extra", [("image-gen", {}), ("ddpm", {"steps": 3})])
-def test_dynamic_batching_gives_each_request_its_own_bytes(client, studio, models_dir, tmp_path, name, extra):
+@pytest.mark.parametrize("name, extra, labels", [("image-gen", {}, False), ("ddpm", {"steps": 3}, False),
+                                                  ("ddpm", {"steps": 3}, True)])
+def test_dynamic_batching_gives_each_request_its_own_bytes(client, studio, models_dir, tmp_path, name, extra,
+                                                           labels, monkeypatch):
     import aigc.core.pipeline
 
     if not hasattr(aigc.core.pipeline, "providing"):
         pytest.skip("needs aigc.core.pipeline.providing (the studio's hook into aigc.load); batching is off")
-    requests = [{"n": 1 + i % 3, "seed": 100 + i, **extra} for i in range(8)]
+    if labels:  # a per-row option (one class per image) may differ within a batch
+        pipe = studio[1].studio.generator.pipeline(name, models_dir / name)
+        if "labels" not in getattr(pipe, "row_options", ()):
+            monkeypatch.setattr(type(pipe), "row_options", ("labels",), raising=False)
+    requests = [{"n": 1 + i % 3, "seed": 100 + i, **extra, **({"label": i % 4} if labels else {})}
+                for i in range(8)]
     before = len(studio[1].studio.generator.batch_sizes())
     batched = _concurrent(client, name, requests)
     sizes = studio[1].studio.generator.batch_sizes()[before:]
-    assert sum(sizes) == len(requests) and max(sizes) > 1, f"no batch formed: {sizes}"
+    # with labels, a batch above 2 mixes labels (each label has 2 requests)
+    assert sum(sizes) == len(requests) and max(sizes) > (2 if labels else 1), f"no batch formed: {sizes}"
+    stats = client.get("/api/stats").json()
+    assert sum(int(k) * v for k, v in stats["batches"].items()) >= len(requests) and stats["rss_mb"] > 0
     # alone: the task's own `aigc generate` function, one request at a time, no server
     for i, params in enumerate(requests):
         command_output(models_dir / name, params, tmp_path / f"alone{i}.png")
@@ -155,3 +166,21 @@ def test_bad_parameters_are_one_json_line(client):
         assert r.status_code == 400, (params, r.text)
         body = r.json()
         assert set(body) == {"error"} and needle in body["error"] and "Traceback" not in body["error"]
+
+
+def test_threads_set_the_models_intra_op_threads_and_stats_report_them(fresh_models, make_studio):
+    import torch
+
+    from aigc.core.errors import BadInputError
+    from aigc.serve.config import ServeConfig
+
+    with pytest.raises(BadInputError, match="--threads"):
+        ServeConfig(models=fresh_models, threads=0)
+    before = torch.get_num_threads()
+    try:
+        server = make_studio(fresh_models, threads=before + 1)
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            stats = c.get("/api/stats").json()
+        assert stats["threads"] == before + 1 == torch.get_num_threads() and stats["batches"] == {}
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,13 @@ import threading
 import pytest
 import torch
 
-from aigc.serve.batching import DynamicBatcher, NotSplittable, Request, SplitRandom
+from aigc.serve.batching import (
+    DynamicBatcher,
+    NotSplittable,
+    Request,
+    SplitRandom,
+    merge_rows,
+)
 
 
 def _gens(seeds):
@@ -109,3 +115,95 @@ def test_batches_are_bounded_by_max_batch_and_errors_reach_every_request():
     for t in threads:
         t.join(60)
     assert errors == ["out of memory"] * 2
+
+
+def test_row_options_merge_per_row_and_a_mixed_batch_gives_each_request_its_own_rows():
+    a, b, c = Request(n=2, seed=1, rows={"shift": 3}), Request(n=1, seed=2, rows={"shift": 5}), \
+        Request(n=2, seed=3, rows={"shift": [7, 8]})
+    assert merge_rows([a, b, c]) == {"shift": [3, 3, 5, 7, 8]}
+    assert merge_rows([a, Request(n=4, seed=0, rows={"shift": 3})]) == {"shift": 3}  # shared: passed as is
+    with pytest.raises(NotSplittable):
+        merge_rows([a, Request(n=2, seed=0, rows={"shift": [1, 2, 3]})])
+
+    def shifted(n, gen, shift):
+        return sampler(n, gen, False) + torch.as_tensor(shift, dtype=torch.float32).reshape(-1, 1)
+
+    def run_batch(batch):
+        sizes = [r.n for r in batch]
+        with SplitRandom(_gens([r.seed for r in batch]), sizes):
+            out = shifted(sum(sizes), torch.Generator(), **merge_rows(batch))
+        for r, part in zip(batch, out.split(sizes)):
+            r.result = part
+
+    requests = [Request(n=1 + i % 2, seed=i, rows={"shift": i % 3}) for i in range(6)]
+    batcher = DynamicBatcher(run_batch, lambda r: None, max_batch=6, wait_s=10.0)
+    threads = [threading.Thread(target=batcher.submit, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert batcher.batches == [6]
+    for r in requests:
+        assert torch.equal(r.result, shifted(r.n, torch.Generator().manual_seed(r.seed), r.rows["shift"]))
+
+
+def test_the_leader_returns_while_the_next_batch_runs_and_a_gate_lets_one_batch_run_at_a_time():
+    gate, running, most = threading.Lock(), [0], [0]
+    release_second, first_running, release_first = threading.Event(), threading.Event(), threading.Event()
+
+    def run(batch):
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        if batch[0].seed >= 100:  # the second batch holds the model until the test lets it go
+            release_second.wait(60)
+        else:
+            first_running.set()
+            release_first.wait(60)
+        for r in batch:
+            r.result = r.seed
+        running[0] -= 1
+
+    idle = []
+    batcher = DynamicBatcher(run, lambda r: run([r]), max_batch=8, wait_s=0.0, gate=gate,
+                             on_idle=lambda: idle.append(True))
+    other = DynamicBatcher(run, lambda r: run([r]), max_batch=8, wait_s=0.0, gate=gate)
+    first = Request(n=1, seed=1)
+    t_first = threading.Thread(target=batcher.submit, args=(first,))
+    t_first.start()
+    assert first_running.wait(60)  # the first batch holds the model; the others come meanwhile
+    later = [Request(n=1, seed=100 + i) for i in range(3)]
+    threads = [threading.Thread(target=batcher.submit, args=(r,)) for r in later]
+    threads.append(threading.Thread(target=other.submit, args=(Request(n=1, seed=200),)))
+    for t in threads:
+        t.start()
+    release_first.set()
+    t_first.join(60)  # the first batch's thread is back (saving, answering) while the second one runs
+    assert first.result == 1 and not t_first.is_alive() and not all(r.done.is_set() for r in later)
+    release_second.set()
+    for t in threads:
+        t.join(60)
+    assert [r.result for r in later] == [100, 101, 102] and most[0] == 1 and idle
+
+
+def test_release_free_memory_hands_freed_heap_pages_back():
+    import ctypes
+    import ctypes.util
+    import sys
+
+    from aigc.serve.generation import release_free_memory, resident_mb
+
+    if not sys.platform.startswith("linux") or resident_mb() is None:
+        pytest.skip("needs Linux /proc and glibc")
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(64 * 1024) for _ in range(2000)]  # 125 MB of heap chunks (below mmap's threshold)
+    for b in blocks:
+        ctypes.memset(b, 1, 64 * 1024)  # resident
+    for b in blocks[:-1]:  # the last one pins the heap's top: free() alone cannot shrink it
+        libc.free(b)
+    before = resident_mb()
+    release_free_memory()
+    after = resident_mb()
+    libc.free(blocks[-1])
+    assert before - after > 60, (before, after)

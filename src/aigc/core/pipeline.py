@@ -95,6 +95,9 @@ class Pipeline:
 
     task = ""
     source: str | None = None  # the model directory as the caller named it (for replay records)
+    # ``generate`` options that take one value per output (e.g. class ``labels``): a server batching
+    # requests may pass one value per row instead of the one each request gave (aigc.serve.batching)
+    row_options: tuple[str, ...] = ()
 
     def __init__(self, objective: Any, nets: dict, config: dict, device: torch.device, model_id: str) -> None:
         self.objective, self.nets, self.config = objective, nets, config

@@ -26,6 +26,7 @@ class ImageGenPipeline(Pipeline):
     """A trained image generator loaded from its model directory (EMA weights when present)."""
 
     task = "image-gen"
+    row_options = ("labels",)  # one class index per image
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

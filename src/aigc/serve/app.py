@@ -40,6 +40,10 @@ class Studio:
         from aigc.serve.uploads import UploadStore
 
         self.config = config
+        if config.threads is not None:  # process-wide: the studio owns its process (aigc serve)
+            import torch
+
+            torch.set_num_threads(config.threads)
         state = config.state
         assert state is not None
         self.store = ModelStore(config.models)

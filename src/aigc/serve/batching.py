@@ -9,13 +9,20 @@ by row (eval mode), so each request gets the output it would get alone — the t
 A draw whose first dimension is not the batch's size (a sampler that draws per batch, not per row)
 raises :class:`NotSplittable`, and the requests then run one by one.
 
+Options that take one value per output row (a Pipeline's ``row_options``, e.g. class ``labels``) may
+differ within a batch: the batch passes one value per row (:func:`merge_rows`), each row the value its
+request would pass alone. Other options must be equal within a batch.
+
 The first request of a batch waits at most ``wait_s`` (<= 10 ms) for company, or until ``max_batch``
-requests are there; one batch runs at a time per model, and requests arriving meanwhile form the next.
+requests are there; one batch runs at a time per model (``gate``), and requests arriving meanwhile
+form the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +30,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["DynamicBatcher", "NotSplittable", "Request", "SplitRandom"]
+__all__ = ["DynamicBatcher", "NotSplittable", "Request", "SplitRandom", "merge_rows"]
 
 _DRAWS = {torch.randn: "size", torch.rand: "size", torch.randint: "randint", torch.randn_like: "like",
           torch.rand_like: "like", torch.randint_like: "like", torch.normal: "normal"}
@@ -71,57 +78,113 @@ class SplitRandom(TorchFunctionMode):
 
 @dataclass
 class Request:
-    """One request of a batch: its size ``n``, ``seed`` and, once run, its ``result`` or ``error``."""
+    """One request of a batch: its size ``n``, ``seed``, the values of its row options (``rows``: options
+    taking one value per output row, which may differ within a batch) and, once run, its ``result``
+    or ``error``."""
 
     n: int
     seed: int
+    rows: dict[str, Any] = field(default_factory=dict)
     result: Any = None
     error: BaseException | None = None
+    arrived: float = field(default_factory=time.monotonic)
+    leads: bool = False  # this request's thread runs the next batch
+    waits: bool = False  # ... after waiting for company (not when it waited during the previous batch)
+    wake: threading.Event = field(default_factory=threading.Event)  # done, or made leader
     done: threading.Event = field(default_factory=threading.Event)
 
 
+def merge_rows(requests: Sequence[Request]) -> dict[str, Any]:
+    """The row options of a batch of ``requests``: a value all share as it is (what each would pass
+    alone), else one value per output row (request ``i``'s value repeated ``n_i`` times, or its own
+    list of ``n_i`` values)."""
+    merged: dict[str, Any] = {}
+    for name in requests[0].rows:
+        values = [r.rows[name] for r in requests]
+        if all(_same(v, values[0]) for v in values[1:]):
+            merged[name] = values[0]
+            continue
+        per_row: list[Any] = []
+        for r, v in zip(requests, values):
+            items = v.tolist() if hasattr(v, "tolist") else v
+            if isinstance(items, (list, tuple)):
+                if len(items) != r.n and len(items) != 1:
+                    raise NotSplittable(f"option {name!r}: {len(items)} values for {r.n} rows")
+                per_row.extend(items if len(items) == r.n else list(items) * r.n)
+            else:
+                per_row.extend([items] * r.n)
+        merged[name] = per_row
+    return merged
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = (x.tolist() if hasattr(x, "tolist") else x for x in (a, b))
+    return type(a) is type(b) and a == b
+
+
 class DynamicBatcher:
-    """Gathers requests sharing one key (model + parameters other than n and seed) into batches.
+    """Gathers requests sharing one key (model + parameters other than n, seed and row options) into
+    batches.
 
     ``run_batch(requests)`` runs the whole batch and sets each request's ``result``; when it raises
-    :class:`NotSplittable`, ``run_one(request)`` runs each request alone.
+    :class:`NotSplittable`, ``run_one(request)`` runs each request alone. ``gate`` (a lock shared by
+    every batcher of one model) lets one batch at a time use the model, so the batch's intra-op
+    threads have the cores; ``on_idle()`` runs after a batch that left nothing pending.
+
+    A batch is run by the thread of its oldest request (the leader); when it is done, the oldest
+    pending request leads the next batch and the old leader returns to its own request's work
+    (saving, answering) while the next batch runs.
     """
 
     def __init__(self, run_batch: Callable[[list[Request]], None], run_one: Callable[[Request], None], *,
-                 max_batch: int = 32, wait_s: float = 0.005, record: list[int] | None = None) -> None:
+                 max_batch: int = 32, wait_s: float = 0.005, record: Any = None,
+                 gate: Any = None, on_idle: Callable[[], None] | None = None) -> None:
         self.run_batch, self.run_one = run_batch, run_one
         self.max_batch, self.wait_s = max_batch, wait_s
+        self.gate = gate if gate is not None else contextlib.nullcontext()
+        self.on_idle = on_idle
         self._pending: list[Request] = []
         self._cond = threading.Condition()
         self._leader = False
-        self.batches: list[int] = record if record is not None else []  # sizes of the batches run
+        self.batches: Any = record if record is not None else []  # sizes of the batches run (.append)
 
     def submit(self, request: Request) -> Any:
         """Run ``request`` (in a batch when others come within the wait) and return its result."""
         with self._cond:
             self._pending.append(request)
             self._cond.notify_all()
-            lead = not self._leader
-            if lead:
-                self._leader = True
-        if lead:
-            self._lead()
+            if not self._leader:
+                self._leader = request.leads = request.waits = True
+                request.wake.set()
+        request.wake.wait()
+        if request.leads:
+            self._lead(request)
         request.done.wait()
         if request.error is not None:
             raise request.error
         return request.result
 
-    def _lead(self) -> None:
-        """Wait (bounded) for company, run batches until nothing is pending, then step down."""
-        with self._cond:
-            self._cond.wait_for(lambda: len(self._pending) >= self.max_batch, timeout=self.wait_s)
-        while True:
+    def _lead(self, me: Request) -> None:
+        """Wait (at most ``wait_s`` from ``me``'s arrival, unless ``me`` waited during the previous
+        batch) for company, run one batch holding ``me``, then hand the lead to the oldest pending
+        request (or step down)."""
+        if me.waits:
+            with self._cond:
+                self._cond.wait_for(lambda: len(self._pending) >= self.max_batch,
+                                    timeout=max(0.0, me.arrived + self.wait_s - time.monotonic()))
+        with self.gate:  # requests arriving while another batch holds the model join this one
             with self._cond:
                 batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-                if not batch:
-                    self._leader = False
-                    return
             self._run(batch)
+            with self._cond:
+                idle = not self._pending
+                if idle:
+                    self._leader = False
+                else:
+                    self._pending[0].leads = True
+                    self._pending[0].wake.set()
+            if idle and self.on_idle is not None:
+                self.on_idle()
 
     def _run_alone(self, request: Request) -> None:
         try:
@@ -147,3 +210,4 @@ class DynamicBatcher:
         finally:
             for request in batch:
                 request.done.set()
+                request.wake.set()

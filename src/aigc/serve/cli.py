@@ -9,6 +9,12 @@ from aigc.core.cli_args import HelpFormatter, add_device_arg, positive_int
 __all__ = ["add_serve", "add_worker"]
 
 
+def _add_threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help="intra-op threads a model's forward pass uses (one batch runs at a time per model, so "
+                        "N = the cores is usual; default: torch's choice, $OMP_NUM_THREADS or the cores)")
+
+
 def _add_limits(p: argparse.ArgumentParser) -> None:
     from aigc.serve.config import Limits
 
@@ -58,6 +64,7 @@ def add_serve(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
     p.add_argument("--queue", default=None, metavar="URL",
                    help="scale out: keep jobs in Redis (redis://HOST:6379/0) for `aigc worker` processes to run")
     add_device_arg(p, "where models run")
+    _add_threads_arg(p)
     _add_limits(p)
     p.set_defaults(func=run_serve)
 
@@ -73,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from aigc.serve.server import serve
 
     serve(_config(args, host=args.host, port=args.port, cors=tuple(args.cors), workers=args.workers,
-                  queue=args.queue))
+                  queue=args.queue, threads=args.threads))
     return 0
 
 
@@ -92,6 +99,7 @@ def add_worker(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
     p.add_argument("--name", default=None, help="this worker's name in job events (default HOST.PID)")
     p.add_argument("--burst", action="store_true", help="stop once the queue is empty")
     add_device_arg(p, "where jobs run")
+    _add_threads_arg(p)
     p.set_defaults(func=run_worker)
 
 
@@ -99,5 +107,9 @@ def run_worker(args: argparse.Namespace) -> int:
     from aigc.serve.config import check_queue_url
     from aigc.serve.scaleout import run_worker as work
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     work(check_queue_url(args.queue), args.models, args.state, args.device, burst=args.burst, name=args.name)
     return 0

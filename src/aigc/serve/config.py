@@ -53,6 +53,7 @@ class ServeConfig:
     cors: tuple[str, ...] = ()
     device: str = "auto"
     workers: int = 1
+    threads: int | None = None  # intra-op threads of the models (None: torch's own choice)
     event_interval_s: float = 0.1  # progress events of one kind are stored at most this often
     limits: Limits = field(default_factory=Limits)
 
@@ -68,6 +69,8 @@ class ServeConfig:
                                 "'Authorization: Bearer T'")
         if any(len(t) < 8 for t in self.tokens):
             raise BadInputError("--token: use at least 8 characters")
+        if self.threads is not None and self.threads < 1:
+            raise BadInputError(f"--threads must be >= 1, got {self.threads}")
         if self.workers < 1:
             raise BadInputError(f"--workers must be >= 1, got {self.workers}")
         if self.queue is not None:

@@ -14,6 +14,9 @@ models, and token streaming for models that stream.
 
 from __future__ import annotations
 
+import collections
+import ctypes
+import ctypes.util
 import inspect
 import threading
 import uuid
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc.core.errors import BadInputError
-from aigc.serve.batching import DynamicBatcher, Request, SplitRandom
+from aigc.serve.batching import DynamicBatcher, Request, SplitRandom, merge_rows
 from aigc.serve.commands import (
     OUT_SUFFIX,
     Resolver,
@@ -44,8 +47,9 @@ class Generator:
         self.limits, self.device, self.batching = limits, device, batching
         self._pipes: dict[str, tuple[float, Any]] = {}
         self._batchers: dict[tuple, DynamicBatcher] = {}
+        self._gates: dict[str, threading.Lock] = {}  # one batch at a time per model
         self._lock = threading.Lock()
-        self.batches: list[int] = []  # sizes of the batches run, in order (tests, benchmark)
+        self.batches = BatchRecord()  # sizes of the batches run (tests, /api/stats, the benchmark)
 
     # ------------------------------------------------------------------ the CLI's path
     def run(self, name: str, params: Mapping[str, Any], *, command: str | None = None,
@@ -136,26 +140,28 @@ class Generator:
         def provide(path: Any, device: str) -> Any:
             if Path(path).resolve() != model_dir:
                 return None
-            return _BatchingPipeline(pipe, lambda key, options: self._batcher((name, id(pipe), key), pipe, options))
+            return _BatchingPipeline(pipe, lambda key, options: self._batcher(name, (name, id(pipe), key), pipe,
+                                                                              options))
 
         with providing(provide):
             args.func(args)
 
-    def _batcher(self, key: tuple, pipe: Any, options: dict[str, Any]) -> DynamicBatcher:
+    def _batcher(self, name: str, key: tuple, pipe: Any, options: dict[str, Any]) -> DynamicBatcher:
         with self._lock:
             batcher = self._batchers.get(key)
             if batcher is None:
                 batcher = DynamicBatcher(
                     lambda requests: _run_batch(pipe, requests, options),
                     lambda request: setattr(request, "result", pipe.generate(request.n, seed=request.seed,
-                                                                                  **options)),
+                                                                                  **options, **request.rows)),
                     max_batch=self.limits.batch if self.batching else 1,
-                    wait_s=self.limits.batch_wait_ms / 1000 if self.batching else 0.0, record=self.batches)
+                    wait_s=self.limits.batch_wait_ms / 1000 if self.batching else 0.0, record=self.batches,
+                    gate=self._gates.setdefault(name, threading.Lock()), on_idle=release_free_memory)
                 self._batchers[key] = batcher
             return batcher
 
     def batch_sizes(self) -> list[int]:
-        return list(self.batches)
+        return list(self.batches.recent)
 
     # ------------------------------------------------------------------ streaming
     def stream(self, name: str, prompt: str, params: Mapping[str, Any]) -> Iterator[str]:
@@ -177,8 +183,9 @@ def _run_batch(pipe: Any, requests: list[Request], options: dict[str, Any]) -> N
     from aigc.core.seed import make_generator
 
     sizes = [r.n for r in requests]
+    rows = merge_rows(requests)
     with SplitRandom([make_generator(r.seed, pipe.device) for r in requests], sizes):
-        images = pipe.generate(sum(sizes), seed=0, **options)
+        images = pipe.generate(sum(sizes), seed=0, **options, **rows)
     for request, part in zip(requests, images.split(sizes)):
         request.result = part
 
@@ -195,8 +202,11 @@ class _BatchingPipeline:
 
     def generate(self, n: int = 64, seed: int = 0, **options: Any) -> Any:
         options.pop("progress", None)  # no bar in a server; the batch reports nothing per request
-        key = tuple(sorted((k, _hashable(v)) for k, v in options.items()))
-        return self._batcher_for(key, options).submit(Request(n=n, seed=seed))
+        row_names = set(getattr(self._pipe, "row_options", ()))
+        rows = {k: v for k, v in options.items() if k in row_names and v is not None}
+        options = {k: v for k, v in options.items() if k not in rows}
+        key = (tuple(sorted((k, _hashable(v)) for k, v in options.items())), tuple(sorted(rows)))
+        return self._batcher_for(key, options).submit(Request(n=n, seed=seed, rows=rows))
 
 
 def _hashable(value: Any) -> Any:
@@ -205,3 +215,49 @@ def _hashable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return tuple(value.flatten().tolist()) if getattr(value, "ndim", 0) else value.item()
     return value
+
+
+class BatchRecord:
+    """Sizes of the batches run: the recent ones in order and a histogram of all (bounded memory)."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.recent: collections.deque[int] = collections.deque(maxlen=keep)
+        self.histogram: collections.Counter[int] = collections.Counter()
+
+    def append(self, size: int) -> None:
+        self.recent.append(size)
+        self.histogram[size] += 1
+
+
+def _load_libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
+
+
+def release_free_memory() -> bool:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim(0)``; elsewhere a no-op).
+
+    A batch's tensors are freed when it ends, but glibc keeps freed heap memory in its arenas (one
+    per thread that allocated, and threads vary here), and batches of varying sizes leave it in pieces
+    that later, differently-sized batches only partly reuse: the server's RSS climbs in steps. Trimming
+    when a model goes idle returns those pages; the next batch maps what it needs again."""
+    return bool(_LIBC.malloc_trim(0)) if _LIBC is not None else False
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux ``/proc``; None elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None

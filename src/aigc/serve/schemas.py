@@ -18,6 +18,7 @@ __all__ = [
     "ModelSummary",
     "OutputFile",
     "ResumeRequest",
+    "Stats",
     "TaskInfo",
     "UploadResult",
 ]
@@ -94,6 +95,14 @@ class OutputFile(BaseModel):
 class GenerateResult(BaseModel):
     id: str
     files: list[OutputFile]
+
+
+class Stats(BaseModel):
+    """How the studio's process is doing: generate batches, model threads and memory."""
+
+    batches: dict[str, int] = Field(description="dynamic batches run so far, by size (\"16\": 40 = 40 batches of 16)")
+    threads: int = Field(description="intra-op threads a model's forward pass uses (aigc serve --threads)")
+    rss_mb: float | None = Field(description="the server process's resident memory (None where unknown)")
 
 
 class JobRequest(BaseModel):
