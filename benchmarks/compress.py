@@ -7,8 +7,10 @@ row gives the model directory's size, tokens/s at batch 1 and batched (sampling 
 Pipeline, KV cache on), network latency (median ms of timed forward passes on the objective's
 example inputs, after warm-up, at batch 1 and batched: ``aigc compress``'s own figure) and
 perplexity; a structurally pruned (50 % of MLP units, fine-tuned) and a distilled (half width) GPT
-are rows too. Image model: a 28 px DDPM U-Net sampling one image (batch 1)
-in PyTorch eager vs onnxruntime, plus the largest pixel difference between the two.
+are rows too. The int8 speed-up is also measured paired (``gpt_int8_speedup_paired``: fp32 and int8
+generate alternately, median of the per-pair ratios, with min/max and CPU-time ratios in
+``gpt.int8_paired``), which a drifting shared machine cannot bias. Image model: a 28 px DDPM U-Net
+sampling one image (batch 1) in PyTorch eager vs onnxruntime, plus the largest pixel difference.
 
     OMP_NUM_THREADS=1 python benchmarks/compress.py --threads 1          # the recorded run
     OMP_NUM_THREADS=1 python benchmarks/compress.py --tiny --out /tmp/c.json   # a quick check
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -41,12 +44,12 @@ FULL = dict(gpt=["--context", "128", "--layers", "4", "--heads", "4", "--embed",
                  "--batch-size", "16", "--lr", "2e-3"], val_chars=20_000, tokens=96, batched=16,
             unet=["--image-size", "32", "--features", "32"], unet_steps=20,
             large=["--context", "128", "--layers", "12", "--heads", "12", "--embed", "768"], large_tokens=32,
-            latency_runs=50, finetune=100, student={"embed": 128})
+            latency_runs=50, finetune=100, student={"embed": 128}, pairs=9)
 TINY = dict(gpt=["--context", "32", "--layers", "2", "--heads", "2", "--embed", "64", "--steps", "20",
                  "--batch-size", "8", "--lr", "3e-3"], val_chars=2_000, tokens=16, batched=4,
             unet=["--image-size", "8", "--features", "8"], unet_steps=3,
             large=["--context", "32", "--layers", "2", "--heads", "2", "--embed", "96"], large_tokens=8,
-            latency_runs=3, finetune=3, student={"embed": 32})
+            latency_runs=3, finetune=3, student={"embed": 32}, pairs=2)
 def corpus(root: Path, val_chars: int) -> tuple[Path, Path, str]:
     """tinyshakespeare when the data folder has it, else Python's own documentation text."""
     src = data_dir("tinyshakespeare") / "tinyshakespeare" / "input.txt"
@@ -66,6 +69,28 @@ def tokens_per_s(pipe, batch: int, tokens: int, repeats: int = 2) -> float:
         pipe.generate(prompts, max_tokens=tokens, seed=r, temperature=1.0)
         best = min(best, time.perf_counter() - start)
     return batch * tokens / best
+
+
+def paired_speedup(base, other, batch: int, tokens: int, pairs: int) -> dict:
+    """``other``'s tokens/s over ``base``'s, generated alternately (base, other, base, ...) with the
+    same prompts and seeds, so the machine's drift hits both: min/median/max of the per-pair ratio,
+    by wall clock and by this process's CPU time (1 thread: the same work, less exposed to other
+    processes sharing the cores)."""
+    prompts = ["ROMEO:"] * batch
+    for pipe in (base, other):
+        pipe.generate(prompts, max_tokens=4, seed=0)  # warm-up
+    ratios: dict[str, list[float]] = {"wall": [], "cpu": []}
+    for r in range(pairs):
+        spent = {}
+        for name, pipe in (("base", base), ("other", other)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            pipe.generate(prompts, max_tokens=tokens, seed=r, temperature=1.0)
+            spent[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+        ratios["wall"].append(spent["base"][0] / spent["other"][0])
+        ratios["cpu"].append(spent["base"][1] / spent["other"][1])
+    return {"batch": batch, "tokens": tokens, "pairs": pairs,
+            **{f"{clock}_{k}": f(v) for clock, v in ratios.items()
+               for k, f in (("median", statistics.median), ("min", min), ("max", max))}}
 
 
 def latency_columns(pipe, cfg: dict) -> dict:
@@ -99,7 +124,8 @@ def gpt_rows(root: Path, cfg: dict) -> tuple[list[dict], dict]:
     assert main(["train", "text", "--arch", "gpt", "--data", str(train), "--tokenizer", "char", *cfg["gpt"],
                  "--no-progress", "--device", "cpu", "--out", str(model)]) == 0
     info = {"data": source, "train_s": time.perf_counter() - start, "settings": cfg["gpt"]}
-    base = gpt_row("fp32", aigc.load(str(model), device="cpu"), model, val, cfg, None)
+    fp32 = aigc.load(str(model), device="cpu")
+    base = gpt_row("fp32", fp32, model, val, cfg, None)
     rows = [base]
     for name, kw in [("int8", {"quantize": "int8"}), ("fp16", {"quantize": "fp16"}),
                      ("bf16", {"quantize": "bf16"}), ("prune50", {"prune": 0.5}),
@@ -107,7 +133,12 @@ def gpt_rows(root: Path, cfg: dict) -> tuple[list[dict], dict]:
                      ("distill-half", {"distill_to": cfg["student"], "finetune_steps": cfg["finetune"]})]:
         out = root / f"gpt-{name}"
         compress(model, out, **kw)
-        rows.append(gpt_row(name, aigc.load(str(out), device="cpu"), out, val, cfg, base))
+        pipe = aigc.load(str(out), device="cpu")
+        rows.append(gpt_row(name, pipe, out, val, cfg, base))
+        if name == "int8":
+            info["int8_paired"] = [paired_speedup(fp32, pipe, b, cfg["tokens"], cfg["pairs"])
+                                   for b in (1, cfg["batched"])]
+            print(json.dumps(info["int8_paired"]), file=sys.stderr)
     export_onnx(model, root / "gpt.onnx")
     pipe = use_onnx(aigc.load(str(model), device="cpu"), root / "gpt.onnx")
     rows.append(gpt_row("onnxruntime", pipe, model, val, cfg, base))
@@ -185,7 +216,10 @@ def main_(argv: list[str] | None = None) -> int:
         large = large_rows(Path(tmp), cfg)
         image = unet_row(Path(tmp), cfg)
     by = {r["method"]: r for r in rows}
+    paired = info["int8_paired"]
     result = {"gpt_int8_speedup": by["int8"]["speedup_batch1"],
+              "gpt_int8_speedup_paired": paired[0]["wall_median"],
+              f"gpt_int8_speedup_paired_batch{cfg['batched']}": paired[1]["wall_median"],
               f"gpt_int8_speedup_batch{cfg['batched']}": by["int8"][f"speedup_batch{cfg['batched']}"],
               "gpt_int8_ppl_increase": by["int8"]["ppl_increase"], "onnx_speedup_batch1": image["speedup_batch1"],
               "gpt_onnx_speedup_batch1": by["onnxruntime"]["speedup_batch1"],

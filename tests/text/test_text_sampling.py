@@ -132,3 +132,47 @@ def test_stream_pieces_join_to_generate(gpt_pipe):
 def test_bad_parameters_are_clear_errors(gpt_pipe, bad):
     with pytest.raises(BadInputError):
         gpt_pipe.generate("the", **bad)
+
+
+def test_fast_step_is_bit_identical_to_the_module_forward(gpt_pipe):
+    """The written-out one-token step (no per-module overhead) computes exactly the network's
+    cached forward: padded and unpadded rows, every step, bit for bit."""
+    from aigc.nn.transformer import causal_mask
+    from aigc.text.gpt import FastStep, fast_step_ok, new_cache
+
+    net = gpt_pipe.nets["model"]
+    assert fast_step_ok(net)
+    step = FastStep(net)
+    torch.manual_seed(0)
+    tokens = torch.randint(0, net.config.vocab_size, (3, 20))
+    valid = torch.ones(3, 20, dtype=torch.bool)
+    valid[1, :4] = valid[2, :9] = False  # left padding
+    for key_valid in (None, valid):
+        caches = [new_cache(net.config, 3, torch.device("cpu"), torch.float32) for _ in range(2)]
+        with torch.no_grad():
+            for c in caches:
+                net(tokens[:, :8], cache=c, key_valid=None if key_valid is None else key_valid[:, :8])
+            for t in range(8, 20):
+                kv = None if key_valid is None else key_valid[:, :t + 1]
+                pos = torch.full((3, 1), t)
+                full = net(tokens[:, t:t + 1], cache=caches[0], positions=pos, key_valid=kv)
+                mask = None if kv is None else causal_mask(1, caches[1].length, kv, tokens.device)
+                fast = step(tokens[:, t:t + 1], caches[1], pos, mask)
+                assert torch.equal(full, fast) and caches[0].length == caches[1].length == t + 1
+
+
+def test_fast_step_only_where_it_is_exact(gpt_pipe):
+    from aigc.text.gpt import fast_step_ok
+
+    net = gpt_pipe.nets["model"]
+    handle = net.h[0].attn.register_forward_hook(lambda *a: None)  # e.g. attention maps: use the modules
+    try:
+        assert not fast_step_ok(net)
+    finally:
+        handle.remove()
+    net.train()
+    try:
+        assert not fast_step_ok(net)  # dropout
+    finally:
+        net.eval()
+    assert fast_step_ok(net) and not fast_step_ok(torch.nn.Linear(2, 2))

@@ -15,7 +15,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from aigc.text.gpt import GPT, KVCache, new_cache
+from aigc.nn.transformer import causal_mask
+from aigc.text.gpt import GPT, FastStep, KVCache, fast_step_ok, new_cache
 
 __all__ = ["GPTDecoder", "LSTMDecoder"]
 
@@ -36,6 +37,7 @@ class GPTDecoder:
         self.net, self.use_cache = net, use_cache
         self.context = net.config.context
         self.cache: KVCache | None = None
+        self.fast = FastStep(net) if fast_step_ok(net) else None  # a token without per-module overhead
 
     def prefill(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
         width, device = max(len(r) for r in rows), _device(self.net)
@@ -66,6 +68,9 @@ class GPTDecoder:
             return self._window_forward()
         positions = self.valid.long().sum(1, keepdim=True) - 1
         key_valid = self.valid if self.padded else None
+        if self.fast is not None:
+            mask = causal_mask(1, self.cache.length, key_valid, tokens.device) if self.padded else None
+            return self.fast(tokens[:, None], self.cache, positions, mask)[:, -1]
         return self.net(tokens[:, None], cache=self.cache, positions=positions, key_valid=key_valid)[:, -1]
 
     def reorder(self, index: torch.Tensor) -> None:

@@ -103,7 +103,7 @@ class TextPipeline(Pipeline):
             texts[i] += piece
         return texts
 
-    @torch.no_grad()
+    @torch.inference_mode()  # not just no_grad: no view/version tracking per op (~10 % per token)
     def _pieces(self, prompts: list[str], params: SamplingParams, chat: bool) -> Iterator[tuple[int, str]]:
         """(row, new text) pairs in generation order."""
         if not 1 <= len(prompts) <= MAX_PROMPTS:

@@ -34,6 +34,25 @@ def test_int8_linear_matches_reference_quantisation():
     assert (dyn_out - q(x)).abs().max() < 0.05 * q(x).abs().max()
 
 
+def test_lean_dynamic_linear_equals_torch_ao_bit_for_bit():
+    from torch.ao.nn.quantized.dynamic import Linear as DynLinear
+
+    from aigc.tools.compress.quantize import DynamicInt8Linear
+
+    torch.manual_seed(0)
+    for bias in (True, False):
+        net = nn.Sequential(nn.Linear(48, 24, bias=bias))
+        ref = torch.ao.quantization.quantize_dynamic(nn.Sequential(net[0]), {nn.Linear}, dtype=torch.qint8)[0]
+        assert type(ref) is DynLinear
+        quantize_int8(net)
+        to_dynamic(net)
+        assert type(net[0]) is DynamicInt8Linear
+        # the same packed weights in both: outputs must agree exactly, 2-D and 3-D inputs alike
+        net[0].set_weight_bias(*ref._weight_bias())
+        for x in (torch.randn(1, 48), torch.randn(2, 3, 48)):
+            assert torch.equal(net[0](x), ref(x))
+
+
 def test_prune_zeroes_the_smallest():
     torch.manual_seed(0)
     lin = nn.Linear(20, 10)
@@ -53,8 +72,8 @@ def test_compressed_text_model_loads_and_passes_gate(text_model, tmp_path, mode)
     assert abs(report["quality_loss"]) < 0.05
     pipe, orig = aigc.load(str(tmp_path / mode), device="cpu"), aigc.load(str(model), device="cpu")
     if mode == "int8":
-        kinds = {type(m).__name__ for m in pipe.nets["model"].modules()}
-        assert "Linear" in kinds and any("dynamic" in type(m).__module__ for m in pipe.nets["model"].modules())
+        kinds = [type(m) for m in pipe.nets["model"].modules()]
+        assert nn.Linear not in kinds and any(issubclass(k, torch.ao.nn.quantized.dynamic.Linear) for k in kinds)
     ids = torch.tensor([pipe.tokenizer.encode(val.read_text(encoding="utf-8")[:32])])
     with torch.no_grad():
         a, b = pipe.objective.logits(pipe.nets["model"], ids), orig.objective.logits(orig.nets["model"], ids)
