@@ -16,6 +16,7 @@ A quick check of the script itself: ``--budget-s 20 --samples 40 --out check.jso
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -83,8 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vocoder", default=None,
                    help="a trained vocoder model directory (benchmarks/audio_vocoder.py --work) for the generated "
                         "mels instead of Griffin-Lim")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="with --work: score the models a previous run kept there (e.g. at another --guidance); "
+                        "their training CPU seconds come from <work>/train_cpu.json")
     p.add_argument("--out", default=str(RESULTS / "audio_fsdd.json"))
     args = p.parse_args(argv)
+    if args.evaluate_only and not args.work:
+        p.error("--evaluate-only needs --work (the folder of a previous run's models)")
     torch.set_num_threads(args.threads)
     if args.work:
         return _run(args, Path(args.work))
@@ -98,7 +104,11 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     budgets = {arch: args.budget_s for arch in RUNS}
     if args.recognizer_budget_s is not None:
         budgets["recognizer"] = args.recognizer_budget_s
-    cpu = {arch: _train(arch, budgets[arch], work / arch, args.seed, args.device) for arch in RUNS}
+    if args.evaluate_only:
+        cpu = json.loads((work / "train_cpu.json").read_text())
+    else:
+        cpu = {arch: _train(arch, budgets[arch], work / arch, args.seed, args.device) for arch in RUNS}
+        atomic_write_json(work / "train_cpu.json", cpu)
     rec = aigc.load(work / "recognizer", device=args.device)
     syn = aigc.load(work / "mel-diffusion", device=args.device)
     test, train_set = load_fsdd("test"), load_fsdd("train")
