@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="CPU seconds for the recogniser (default: --budget-s); it is also the feature network of IS/FD")
     p.add_argument("--samples", type=int, default=1000, help="generated clips to score")
     p.add_argument("--steps", type=int, default=25, help="DDIM steps")
-    p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

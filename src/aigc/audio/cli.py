@@ -64,7 +64,9 @@ def _digits(text: str) -> list[int | None]:
 def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", default=None, help="speaker name (e.g. theo) or index; default any speaker")
     p.add_argument("--steps", type=bounded_int(1, 1000), default=25, help="DDIM sampling steps")
-    p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--guidance", type=float, default=2.0,
+                   help="classifier-free guidance scale (1 = none). Measured on FSDD (1000 clips, 30 CPU-min "
+                        "model): 1.5-2 best (IS 98-103 %% of real, FD 17-18), 4 over-sharpens, 6 collapses")
     p.add_argument("--vocoder", metavar="DIR", default=None,
                    help="a trained vocoder model directory (aigc train audio --arch vocoder) to turn mels "
                         "into waves; default Griffin-Lim")
@@ -188,7 +190,7 @@ def add_eval_audio(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default="fsdd", help="fsdd or folder:PATH (real clips, sub-folders = digits)")
     p.add_argument("--n", type=bounded_int(10, 100_000), default=1000, help="generated clips")
     p.add_argument("--steps", type=bounded_int(1, 1000), default=25, help="DDIM steps")
-    p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--vocoder", metavar="DIR", default=None,
                    help="a trained vocoder model directory for the synthesiser's mels (default Griffin-Lim)")
     add_seed_arg(p)

@@ -48,7 +48,7 @@ def requested_labels(n: int, num_classes: int, num_speakers: int) -> tuple[list[
 
 
 def evaluate_synth(synth: Any, recognizer: Any, real: Any, *, n: int = 1000, seed: int = 0, steps: int = 25,
-                   guidance: float = 4.0, floor_data: Any = None, batch_size: int = 250,
+                   guidance: float = 2.0, floor_data: Any = None, batch_size: int = 250,
                    vocoder: Any = None) -> dict[str, Any]:
     """Generate ``n`` balanced clips (digit and speaker requested) and score them against ``real``
     (an AudioSet, e.g. the FSDD test split). ``floor_data`` (e.g. FSDD train) gives the real-vs-real

@@ -119,7 +119,7 @@ class AudioPipeline(Pipeline):
 
     def generate(self, digits: Sequence[int | None], *,
                  speaker: int | str | None | Sequence[int | str | None] = None, seed: int = 0,
-                 steps: int = 25, guidance: float = 4.0, batch_size: int = 256,
+                 steps: int = 25, guidance: float = 2.0, batch_size: int = 256,
                  griffin_lim_iters: int = 32, vocoder: str | Path | AudioPipeline | None = None
                  ) -> torch.Tensor:
         """One clip per entry of ``digits`` (None = any digit) by ``speaker`` (a name or index for
@@ -153,7 +153,7 @@ class AudioPipeline(Pipeline):
         return torch.cat(waves)
 
     def speak(self, text: str, *, speaker: int | str | None = None, seed: int = 0, steps: int = 25,
-              guidance: float = 4.0, pause_s: float = 0.25, group_pause_s: float = 0.5,
+              guidance: float = 2.0, pause_s: float = 0.25, group_pause_s: float = 0.5,
               crossfade_s: float = 0.015, vocoder: str | Path | AudioPipeline | None = None) -> np.ndarray:
         """Read a digit string aloud (``"4 1 5 2"``, ``"555-0134"``): each digit generated, trimmed of
         silence, peak-normalised, and joined with pauses (longer between groups) and cross-fades."""
