@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> dict:
             "rows": rows, "soak": soak,
             "settings": {"model": "image-gen ddpm --cond, 16x16 digits", "sample_steps": args.sample_steps,
                          "seconds_per_row": args.seconds, "request": "n=1, own seed and label",
-                         "batch_wait_ms": 5, "max_batch": 64, "threads": args.threads,
+                         "batch_wait_ms": 5, "batch_follow": 0.5, "max_batch": 64, "threads": args.threads,
                          "threads_note": "intra-op threads of the model, the same for both servers and the "
                                          "in-process baseline; one model call at a time per server"},
             "machine": machine(), "command": command()}

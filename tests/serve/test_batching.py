@@ -185,6 +185,48 @@ def test_the_leader_returns_while_the_next_batch_runs_and_a_gate_lets_one_batch_
     assert [r.result for r in later] == [100, 101, 102] and most[0] == 1 and idle
 
 
+def test_after_a_batch_the_next_waits_for_its_clients_to_come_back_and_models_run_on_one_thread():
+    """Closed-loop clients send again as their answers come back: after a batch of 1 (A) during which
+    B and C came, B waits for A's client too (3 = the last batch + those that came during it) instead
+    of running B, C and leaving A's next request to a batch of its own (the alternation 15, 1, 15, 1
+    the load benchmark showed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a_running, release_a, threads_used = threading.Event(), threading.Event(), set()
+
+    def run(batch):
+        threads_used.add(threading.current_thread().name)
+        if batch[0].seed == 0:
+            a_running.set()
+            release_a.wait(60)
+        for r in batch:
+            r.result = r.seed
+
+    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+    batcher = DynamicBatcher(run, lambda r: run([r]), max_batch=8, wait_s=0.0, executor=model_thread,
+                             follow=1e6)  # the follow-up wait ends when A's client is back (or in 1e6 x A's time)
+    a, b, c, d = (Request(n=1, seed=s) for s in (0, 1, 2, 3))
+    t_a = threading.Thread(target=batcher.submit, args=(a,))
+    t_a.start()
+    assert a_running.wait(60)
+    t_bc = [threading.Thread(target=batcher.submit, args=(r,)) for r in (b, c)]
+    for t in t_bc:
+        t.start()
+    with batcher._cond:  # B and C arrive while A's batch runs
+        assert batcher._cond.wait_for(lambda: len(batcher._pending) == 2, timeout=60)
+    release_a.set()
+    t_a.join(60)
+    assert a.result == 0 and not b.done.is_set()  # B leads the next batch and waits for A's client
+    t_d = threading.Thread(target=batcher.submit, args=(d,))  # ... which sends its next request
+    t_d.start()
+    for t in [*t_bc, t_d]:
+        t.join(60)
+    assert list(batcher.batches) == [1, 3]
+    assert [r.result for r in (a, b, c, d)] == [0, 1, 2, 3]
+    assert {name.split("_")[0] for name in threads_used} == {"model"}  # every model call on the one thread
+    model_thread.shutdown()
+
+
 def test_release_free_memory_hands_freed_heap_pages_back():
     import ctypes
     import ctypes.util

@@ -62,7 +62,7 @@ class Studio:
         else:
             self.jobs = JobStore(state / "jobs.sqlite")
         self.generator = Generator(self.store, self.outputs, self.resolver, config.limits, config.device,
-                                   batching=config.limits.batch > 1)
+                                   batching=config.limits.batch > 1, threads=config.threads)
         self.inside = inside
         self.pool: Any = None
 
@@ -70,8 +70,10 @@ class Studio:
         return self.inside(self.jobs_dir, job_id)
 
     def run_job(self, job: dict[str, Any], reporter: Any) -> dict[str, Any]:
+        from aigc.serve.generation import use_threads
         from aigc.serve.runner import execute
 
+        use_threads(self.generator.threads)  # this worker thread's own setting (see Generator)
         return execute(job["kind"], job["spec"], self.job_folder(job["id"]), store=self.store,
                        resolver=self.resolver, limits=self.config.limits, device=self.config.device)
 

@@ -30,10 +30,13 @@ class Limits:
     jobs_per_user: int = 4  # queued + running jobs of one token at a time
     batch: int = 32  # requests gathered into one dynamic batch
     batch_wait_ms: float = 5.0  # how long the first request of a batch waits for company (<= 10)
+    batch_follow: float = 0.5  # after a batch that was not full, the next waits up to this x its run time
 
     def __post_init__(self) -> None:
         if not 0 <= self.batch_wait_ms <= 10:
             raise BadInputError(f"--batch-wait-ms must be between 0 and 10, got {self.batch_wait_ms}")
+        if not 0 <= self.batch_follow <= 2:
+            raise BadInputError(f"--batch-follow must be between 0 and 2, got {self.batch_follow}")
         for name in ("request_bytes", "pixels", "samples", "tokens", "steps", "train_steps", "jobs_per_user",
                      "batch"):
             if getattr(self, name) < 1:

@@ -81,12 +81,11 @@ def model_form(name: str, request: Request, command: str = "generate") -> dict[s
 @router.get("/stats", response_model=S.Stats, summary="batches run, model threads and memory of the studio")
 def stats(request: Request) -> dict[str, Any]:
     """E.g. ``curl localhost:8000/api/stats``: ``{"batches": {"1": 3, "16": 40}, "threads": 2, "rss_mb": 612.5}``."""
-    import torch
-
     from aigc.serve.generation import resident_mb
 
-    hist = studio(request).generator.batches.histogram
-    return {"batches": {str(k): v for k, v in sorted(hist.items())}, "threads": torch.get_num_threads(),
+    generator = studio(request).generator
+    hist = generator.batches.histogram
+    return {"batches": {str(k): v for k, v in sorted(hist.items())}, "threads": generator.threads,
             "rss_mb": resident_mb()}
 
 
