@@ -11,9 +11,8 @@ __all__ = ["add_serve", "add_worker"]
 
 def _add_threads_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                   help="intra-op threads a model's forward pass uses (one batch runs at a time per model); "
-                        "measure before raising it: on a 2-core box 1 thread served more requests/s than 2 "
-                        "(benchmarks/serve_load.py). Default: torch's choice, $OMP_NUM_THREADS or the cores")
+                   help="intra-op threads of model calls (aigc serve runs them on one thread, one at a time, "
+                        "and its request threads use 1). Default: torch's choice, $OMP_NUM_THREADS or the cores")
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
