@@ -13,7 +13,7 @@ The soak (16 clients, batching on, after the batching rows on the same server) s
 RSS every 5 s; its first ``--soak-warmup`` seconds are the stated warm-up, and the criterion is the
 RSS slope (least squares, MB/min) and growth after it, plus the growth over the soak's second half.
 
-    python benchmarks/serve_load.py [--seconds 10] [--soak 60] [--clients 1 4 16 64] [--sample-steps 25]
+    python benchmarks/serve_load.py [--seconds 10] [--soak 60] [--clients 1 4 16 64] [--sample-steps 50]
                                     [--threads N] [--soak-warmup S]
 """
 
@@ -137,7 +137,7 @@ def load(url: str, clients: int, seconds: float, steps: int, sampler=None) -> di
 
 
 def direct_ms(model: Path, steps: int, seconds: float) -> tuple[float, float]:
-    """Mean time of the same generate command run in-process on a Pipeline loaded once (as the studio
+    """Median time (robust to a stall of the host) of the same generate command run in-process on a Pipeline loaded once (as the studio
     keeps it): Pipeline.generate + save with the recipe and watermark, no HTTP, no queue; and the
     in-process throughput ratio of one ``generate(16)`` against sixteen ``generate(1)`` (the model's own
     ceiling for batching at 16 clients)."""
@@ -163,7 +163,7 @@ def direct_ms(model: Path, steps: int, seconds: float) -> tuple[float, float]:
             times.append(time.perf_counter() - t0)
     one, sixteen = ([_timed(lambda k=k, s=s: pipe.generate(k, seed=s, labels=s % 10, steps=steps)) for s in range(3)]
                     for k in (1, 16))
-    return statistics.fmean(times[1:]) * 1000, round(16 * min(one) / min(sixteen), 2)
+    return statistics.median(times[1:]) * 1000, round(16 * min(one) / min(sixteen), 2)
 
 
 def _timed(fn) -> float:
@@ -258,7 +258,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="load time per row")
     p.add_argument("--soak", type=float, default=60.0, help="soak seconds at 16 clients with batching (0 = none)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16, 64])
-    p.add_argument("--sample-steps", type=int, default=25, help="DDIM steps per request")
+    p.add_argument("--sample-steps", type=int, default=50,
+                   help="DDIM steps per request (50: aigc generate's own default for diffusion models)")
     p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                    help="intra-op threads of the model for both servers and the in-process baseline (default: the cores)")
     p.add_argument("--soak-warmup", type=float, default=None, help="stated warm-up seconds of the soak (default soak/4)")

@@ -32,6 +32,18 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path, capsys, monkeypatch):
     assert ServeConfig.tokens_from(None) == ("from-the-env-1",)
 
 
+@pytest.mark.parametrize("flag, value", [("--batch-wait-ms", "11"), ("--batch-follow", "-0.5"),
+                                         ("--batch-follow", "3"), ("--max-batch", "0")])
+def test_batching_settings_out_of_range_get_one_clear_line(tmp_path, capsys, flag, value):
+    try:
+        code = main(["serve", "--models", str(tmp_path), flag, value])
+    except SystemExit as exc:  # argparse's own check (--max-batch takes whole numbers >= 1)
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
+
+
 def test_every_request_needs_the_token_when_one_is_set(fresh_models, make_studio):
     server = make_studio(fresh_models, tokens=("s3cret-token",))
     with httpx.Client(base_url=server.url, timeout=30) as c:
