@@ -5,7 +5,7 @@ Anchors: Opacus README (MNIST): eps 1.19 -> 94.63 %, 3.01 -> 96.78 %, 7.10 -> 97
 at eps <= 3. DPDM (Dockhorn et al. 2022), downstream CNN accuracy at eps 10: DPDM 98.1 %,
 DP-Sinkhorn 83.2 %, GS-WGAN 80 %, DP-CGAN 63 %; goal >= 90 %.
 
-    python benchmarks/privacy.py --steps 2000 --gen-steps 3000                    # the full run
+    python benchmarks/privacy.py --gen-steps 3000                    # the full run (~20 CPU-min per epsilon)
     python benchmarks/privacy.py --steps 5 --gen-steps 3 --epsilons 3 --n-fake 200 --out /tmp/p.json  # a check
 
 The parts can run as separate processes (each row is independent) and be merged; cpu_s is then
@@ -52,11 +52,32 @@ def dp_classifier(out: Path, eps: float, args: argparse.Namespace) -> float:
     from aigc.classify.train import ClassifySettings, train
     from aigc.train import TrainConfig
 
-    # the Opacus MNIST example's net and settings: two conv layers, tanh, SGD-like lr, batch 256
-    cfg = TrainConfig(steps=args.steps, batch_size=256, lr=args.lr, seed=args.seed, progress=False,
-                      checkpoint_every=args.steps, log_every=50, extensions=dp(eps))
+    # the Opacus MNIST example's net: two conv layers, tanh; Adam; expected batch --batch-size (Poisson)
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                      seed=args.seed, progress=False, checkpoint_every=args.steps, log_every=50,
+                      extensions=dp(eps, args.clip))
     train(ClassifySettings(data="mnist", widths=(16, 32), hidden=32, activation="tanh", model={"kernel": 5}), cfg, out)
     return test_accuracy(out, args.n_test)
+
+
+def privacy_spent(model: Path) -> dict:
+    """What the model's config.json says was spent (epsilon, noise multiplier, sample rate, steps)."""
+    def find(node):
+        if isinstance(node, dict):
+            if "noise_multiplier" in node:
+                return node
+            for value in node.values():
+                if (hit := find(value)) is not None:
+                    return hit
+        return None
+
+    spent = find(json.loads((model / "config.json").read_text())) or {}
+    return {k: spent.get(k) for k in ("epsilon", "noise_multiplier", "sample_rate", "steps")}
+
+
+def classifier_settings(args: argparse.Namespace) -> dict:
+    return {"steps": args.steps, "batch_size": args.batch_size, "epochs": round(args.steps * args.batch_size / 60000, 2),
+            "lr": args.lr, "schedule": args.schedule, "max_grad_norm": args.clip}
 
 
 def dp_generator_downstream(out: Path, args: argparse.Namespace) -> float:
@@ -109,8 +130,11 @@ def merge(files: list[str], out: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epsilons", default="1.19,3,7.1", help="classifier privacy budgets")
-    p.add_argument("--steps", type=int, default=2000, help="DP classifier steps (batch 256, ~8.5 epochs)")
+    p.add_argument("--steps", type=int, default=3000, help="DP classifier steps (batch 512: 25.6 epochs)")
+    p.add_argument("--batch-size", type=int, default=512, help="DP classifier expected batch (Poisson sampling)")
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--schedule", default="cosine", choices=("constant", "cosine"), help="DP classifier lr schedule")
+    p.add_argument("--clip", type=float, default=1.0, help="DP classifier per-sample gradient norm bound")
     p.add_argument("--gen-steps", type=int, default=3000, help="DP cgan steps")
     p.add_argument("--n-fake", type=int, default=10000, help="generated images for the downstream CNN")
     p.add_argument("--judge-steps", type=int, default=2000)
@@ -129,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     rows, gen_acc = [], None
     with tempfile.TemporaryDirectory() as tmp:
         for eps in [float(e) for e in args.epsilons.split(",")] if "classifier" in parts else []:
-            rows.append({"epsilon": eps, "accuracy": dp_classifier(Path(tmp) / f"cls-{eps}", eps, args)})
+            model = Path(tmp) / f"cls-{eps}"
+            rows.append({"epsilon": eps, "accuracy": dp_classifier(model, eps, args), **classifier_settings(args),
+                         "spent": privacy_spent(model)})
             print(rows[-1], flush=True)
         if "generator" in parts:
             gen_acc = dp_generator_downstream(Path(tmp), args)
