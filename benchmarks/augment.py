@@ -115,10 +115,17 @@ def main_(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tiny", action="store_true", help="tiny sizes: checks the script, numbers mean nothing")
+    ap.add_argument("--gen-steps", type=int, default=None,
+                    help=f"training steps of the generator (default {FULL['gen_steps']}; ~1 CPU-s each on one core)")
+    ap.add_argument("--sample-steps", type=int, default=None,
+                    help=f"DDIM steps per synthetic sample (default {FULL['sample_steps']})")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "augment.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg, start = (TINY if args.tiny else FULL), time.perf_counter()
+    cfg, start, cpu_start = dict(TINY if args.tiny else FULL), time.perf_counter(), time.process_time()
+    for key in ("gen_steps", "sample_steps"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
     xr, yr = labelled_subset(cfg["per_class"])
     test = load_image_source("mnist", split="test")
     xt, yt = test.images[:cfg["test"]], test.labels[:cfg["test"]]
@@ -135,7 +142,8 @@ def main_(argv: list[str] | None = None) -> int:
               "seeds": seeds, "baseline_per_seed": base, "augmented_per_seed": both,
               "synthetic_only_accuracy": synth_only, "labelled": len(xr), "synthetic": len(xs), "test": len(xt),
               "cnn_steps": steps,
-              **info, "tiny": args.tiny, "seconds": time.perf_counter() - start,
+              **info, "sample_steps": cfg["sample_steps"], "guidance": cfg["guidance"], "tiny": args.tiny,
+              "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start,
               "machine": machine(), "command": command()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
