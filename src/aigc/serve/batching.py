@@ -147,8 +147,9 @@ class DynamicBatcher:
     ``executor`` (e.g. a one-thread ``ThreadPoolExecutor`` shared by every batcher of a process)
     runs the model calls: with several intra-op threads, every thread that runs torch ops keeps an
     OpenMP pool of its own, and once the pools' threads outnumber the cores, OpenMP stops spinning
-    and every parallel region pays a wake-up (measured on 2 cores: a small conv net 2.5 ms per call
-    with one pool, 7.4 ms once a second thread had used torch). One model thread keeps one pool.
+    and every parallel region pays a wake-up (measured on 2 cores, 2 intra-op threads: a small conv
+    net took 2.5 ms per call with one pool, 7.7 ms while three other live threads had used torch with
+    2 threads, 3.7 ms when they used 1). One model thread keeps one pool.
     """
 
     def __init__(self, run_batch: Callable[[list[Request]], None], run_one: Callable[[Request], None], *,

@@ -21,8 +21,8 @@ import ctypes.util
 import inspect
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,7 @@ class Generator:
         self._batchers: dict[tuple, DynamicBatcher] = {}
         self._gates: dict[str, threading.Lock] = {}  # one batch at a time per model
         # The models run on this one thread with ``threads`` intra-op threads; request threads (loading,
-        # saving, answering) use one. Every thread that runs a parallel torch op keeps an OpenMP pool
-        # while it lives, and once the pools' threads outnumber the cores OpenMP stops spinning and each
-        # parallel region pays a wake-up: on 2 cores a small conv net took 2.5 ms per call with one
-        # pool and 7.7 ms while three other live threads had used torch with 2 threads (3.7 ms with 1).
+        # saving, answering) use one, so they keep no OpenMP pool beside it (why: DynamicBatcher).
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aigc-model",
                                                 initializer=use_threads, initargs=(self.threads,))
         self._lock = threading.Lock()
