@@ -83,6 +83,9 @@ def test_speak_joins_digits_with_pauses(models):
         pipe.speak("1", speaker="theo", steps=2)
     with pytest.raises(BadInputError, match="digits must be in 0-1"):
         pipe.generate([7], steps=2)
+    for bad in (-2.0, 51.0, float("nan")):
+        with pytest.raises(BadInputError, match="guidance must be between 0"):
+            pipe.speak("1", guidance=bad, steps=2)
 
 
 def test_cli_speak_generate_listen_eval(models, tmp_path, capsys):

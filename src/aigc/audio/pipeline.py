@@ -133,6 +133,9 @@ class AudioPipeline(Pipeline):
         voc = self.load_vocoder(vocoder)
         if any(d is not None and not 0 <= int(d) < cfg.num_classes for d in digits):
             raise BadInputError(f"digits must be in 0-{cfg.num_classes - 1}, got {list(digits)}")
+        if not 0 <= guidance <= 50:
+            raise BadInputError(f"guidance must be between 0 (unconditional) and 50, got {guidance:g} "
+                                "(1 = no guidance; 1.5-2 measured best on FSDD)")
         d = torch.tensor([cfg.num_classes if x is None else int(x) for x in digits], dtype=torch.long)
         if isinstance(speaker, (list, tuple)):
             if len(speaker) != len(d):
