@@ -37,3 +37,30 @@ def test_d_norm_is_refused_for_a_model_without_a_discriminator(tmp_path, capsys)
     argv = ["train", "image-gen", "--arch", "vae", "--d-norm", "none", "--steps", "1", "--out", str(tmp_path / "v")]
     assert main(argv) == 2
     assert "--d-norm applies to the GANs" in capsys.readouterr().err
+
+
+def vae_argv(out, *extra: str) -> list[str]:
+    return ["train", "image-gen", "--arch", "vae", "--cond", "--data", "digits", "--image-size", "8",
+            "--features", "16", "--latent-dim", "4", "--steps", "3", "--batch-size", "16", "--dp-epsilon", "10",
+            "--no-progress", "--out", str(out), *extra]
+
+
+def test_dp_conditional_vae_makes_encoder_and_decoder_private(tmp_path):
+    """The decoder reads the images through the reconstruction term, so unlike a GAN's generator it
+    cannot stay public: both networks are clipped and noised, under one optimizer."""
+    import aigc
+
+    assert main(vae_argv(tmp_path / "vae")) == 0
+    config = json.loads((tmp_path / "vae" / "config.json").read_text())
+    dp = config["extensions"]["dp"]
+    assert sorted(dp["networks"]) == ["decoder", "encoder"] and 9 < dp["epsilon"] <= 10, dp
+    pipe = aigc.load(str(tmp_path / "vae"), device="cpu")
+    assert pipe.num_classes == 10
+    assert pipe.generate(4, seed=0, labels=[0, 1, 2, 3]).shape == (4, 1, 8, 8)
+
+
+def test_dp_networks_may_not_leave_a_data_reading_network_public(tmp_path, capsys):
+    assert main(vae_argv(tmp_path / "vae", "--dp-networks", "encoder")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "['decoder']" in err[0] and "must be private" in err[0], err
+    assert not (tmp_path / "vae" / "model.safetensors").exists()

@@ -8,7 +8,8 @@ exactly the target epsilon (:mod:`.accountant`, checked against Opacus'); traini
 with a checkpoint when the next step would exceed it. The accountant, the noise generator and the
 sampler position are part of every checkpoint, so ``--resume`` continues bit-identically.
 
-Which networks are private: ``--dp-networks``, else every network except an objective's
+Which networks are private: ``--dp-networks``, else an objective's ``data_networks`` (the networks
+whose loss reads the training data: a VAE's encoder and decoder), else every network except its
 ``sampling_network`` when it has others (a GAN's generator never sees data: it learns only through
 the discriminator, so it is private by post-processing), else all of them.
 """
@@ -56,11 +57,18 @@ class PoissonBatcher:
 
 def private_networks(objective: Any, names: list[str], requested: list[str] | None) -> list[str]:
     """The networks DP-SGD trains privately (see the module docstring)."""
+    declared = getattr(objective, "data_networks", None)
     if requested:
         unknown = sorted(set(requested) - set(names))
         if unknown:
             raise BadInputError(f"--dp-networks: no network(s) {unknown}; this model has {sorted(names)}")
+        public = sorted(set(declared or ()) & set(names) - set(requested))
+        if public:
+            raise BadInputError(f"--dp-networks: {public} read the training data too and must be private; "
+                                f"give {sorted(set(requested) | set(public))} or leave --dp-networks out")
         return list(requested)
+    if declared:
+        return [n for n in names if n in declared]
     sampler = getattr(objective, "sampling_network", None)
     if sampler in names and len(names) > 1:
         return [n for n in names if n != sampler]

@@ -25,7 +25,7 @@ class DPSpec:
                            help="DP: clip each example's gradient to this L2 norm (default 1.0)")
         group.add_argument("--dp-networks", default=None, metavar="NAMES",
                            help="DP: comma-separated networks to privatise (default: those that see the data; "
-                                "a GAN's discriminator, not its generator)")
+                                "a GAN's discriminator, not its generator; a VAE's encoder and decoder)")
 
     @staticmethod
     def options(args: argparse.Namespace) -> dict[str, Any] | None:
