@@ -1,5 +1,7 @@
 """DP-SGD on MNIST at delta = 1e-5: a classifier at several epsilons, and a DP class-conditional
-GAN at epsilon = 10 judged by a CNN trained only on its samples and tested on the real test set.
+generator at epsilon = 10 (``--gen-arch``: a VAE with encoder and decoder private, or the GAN with
+its discriminator private) judged by a CNN trained only on its samples and tested on the real
+test set; 10 of its samples per class go to ``--sheet``.
 
 Anchors: Opacus README (MNIST): eps 1.19 -> 94.63 %, 3.01 -> 96.78 %, 7.10 -> 97.09 %; goal >= 97 %
 at eps <= 3. DPDM (Dockhorn et al. 2022), downstream CNN accuracy at eps 10: DPDM 98.1 %,
@@ -33,6 +35,16 @@ from _machine import command, machine
 ANCHORS = {"opacus_classifier": [{"epsilon": 1.19, "accuracy": 0.9463}, {"epsilon": 3.01, "accuracy": 0.9678},
                                  {"epsilon": 7.10, "accuracy": 0.9709}],
            "generator_eps10_downstream": {"DPDM": 0.981, "DP-Sinkhorn": 0.832, "GS-WGAN": 0.80, "DP-CGAN": 0.63}}
+
+
+GEN_MODELS = {"vae": {"latent_dim": 16, "features": 64},
+              "cgan": {"d_norm": "none", "g_features": 64, "d_features": 64, "latent_dim": 32}}
+GEN_TRAIN = {"vae": {"gen_batch_size": 512, "gen_lr": 2e-3, "gen_schedule": "cosine"},
+             "cgan": {"gen_batch_size": 128, "gen_lr": 2e-4, "gen_schedule": "constant"}}
+
+
+def gen_model(args: argparse.Namespace) -> dict:
+    return {**GEN_MODELS[args.gen_arch], **({"latent_dim": args.gen_latent_dim} if args.gen_latent_dim else {})}
 
 
 def dp(eps: float, clip: float = 1.0) -> dict:
@@ -86,10 +98,11 @@ def dp_generator_downstream(out: Path, args: argparse.Namespace) -> float:
     from aigc.train import TrainConfig
 
     t = task("image-gen")
-    settings = resolve(t.settings)(arch="cgan", data="mnist", image_size=32, cond=True,
-                                   model={"d_norm": "none", "g_features": 64, "d_features": 64, "latent_dim": 32})
-    cfg = TrainConfig(steps=args.gen_steps, batch_size=128, lr=2e-4, seed=args.seed, progress=False,
-                      checkpoint_every=args.gen_steps, log_every=50, extensions=dp(10.0))
+    model = gen_model(args)
+    settings = resolve(t.settings)(arch=args.gen_arch, data="mnist", image_size=32, cond=True, model=dict(model))
+    cfg = TrainConfig(steps=args.gen_steps, batch_size=args.gen_batch_size, lr=args.gen_lr, seed=args.seed,
+                      progress=False, schedule=args.gen_schedule, checkpoint_every=args.gen_steps, log_every=50,
+                      extensions=dp(10.0))
     resolve(t.train)(settings, cfg, out / "gen")
     import aigc
     from aigc.data.transforms import resize
@@ -97,6 +110,12 @@ def dp_generator_downstream(out: Path, args: argparse.Namespace) -> float:
     pipe = aigc.load(str(out / "gen"), device="cpu")
     labels = torch.arange(10).repeat_interleave(args.n_fake // 10)
     fake = resize(pipe.generate(len(labels), seed=args.seed, labels=labels), 28)
+    if args.sheet:
+        from aigc.core.artifacts import make_grid, save_png
+
+        order = torch.cat([torch.nonzero(labels == c).flatten()[:10] for c in range(10)])
+        save_png(args.sheet, make_grid(fake[order], nrow=10), pipe.recipe(seed=args.seed, n=len(labels)),
+                 scale_to=448)
     folder = out / "fake"
     from PIL import Image
 
@@ -135,7 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--schedule", default="cosine", choices=("constant", "cosine"), help="DP classifier lr schedule")
     p.add_argument("--clip", type=float, default=1.0, help="DP classifier per-sample gradient norm bound")
-    p.add_argument("--gen-steps", type=int, default=3000, help="DP cgan steps")
+    p.add_argument("--gen-arch", choices=sorted(GEN_MODELS), default="cgan",
+                   help="the DP generator: a class-conditional VAE (both networks private) or the "
+                        "class-conditional GAN (its discriminator private)")
+    p.add_argument("--gen-steps", type=int, default=3000, help="DP generator steps")
+    p.add_argument("--gen-batch-size", type=int, default=None,
+                   help="DP generator expected batch (Poisson; default 128 cgan, 512 vae)")
+    p.add_argument("--gen-lr", type=float, default=None, help="default 2e-4 cgan, 2e-3 vae")
+    p.add_argument("--gen-latent-dim", type=int, default=None, help="the generator's latent size (default: per arch)")
+    p.add_argument("--gen-schedule", default=None, choices=("constant", "cosine"),
+                   help="default constant cgan, cosine vae")
+    p.add_argument("--sheet", default="benchmarks/results/privacy_generator.png",
+                   help="10 samples per class of the DP generator ('' for none)")
     p.add_argument("--n-fake", type=int, default=10000, help="generated images for the downstream CNN")
     p.add_argument("--judge-steps", type=int, default=2000)
     p.add_argument("--n-test", type=int, default=None, help="test images scored (default all 10,000)")
@@ -144,13 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="merge the parts' results into --out")
     p.add_argument("--out", default="benchmarks/results/privacy.json")
     args = p.parse_args(argv)
+    for key, value in GEN_TRAIN[args.gen_arch].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.merge:
         result = merge(args.merge, args.out)
         print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "anchors")}, indent=2))
         return 0
     parts = set(args.parts.split(","))
     start = time.process_time()
-    rows, gen_acc = [], None
+    rows, gen_acc, gen_info = [], None, None
     with tempfile.TemporaryDirectory() as tmp:
         for eps in [float(e) for e in args.epsilons.split(",")] if "classifier" in parts else []:
             model = Path(tmp) / f"cls-{eps}"
@@ -159,10 +192,14 @@ def main(argv: list[str] | None = None) -> int:
             print(rows[-1], flush=True)
         if "generator" in parts:
             gen_acc = dp_generator_downstream(Path(tmp), args)
+            gen_info = {"arch": args.gen_arch, "model": gen_model(args), "steps": args.gen_steps,
+                        "batch_size": args.gen_batch_size, "lr": args.gen_lr, "schedule": args.gen_schedule,
+                        "n_fake": args.n_fake, "judge_steps": args.judge_steps, "spent": privacy_spent(Path(tmp) / "gen")}
     at3 = [r["accuracy"] for r in rows if r["epsilon"] <= 3.0]
     result = {"classifier_eps3_accuracy": max(at3) if at3 else None, "classifier_rows": rows,
               "generator_eps10_downstream_accuracy": gen_acc, "delta": 1e-5,
               "steps": args.steps if rows else None, "gen_steps": args.gen_steps if gen_acc is not None else None,
+              "generator": gen_info,
               "cpu_s": time.process_time() - start, "anchors": ANCHORS, "machine": machine(), "command": command()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
