@@ -106,6 +106,29 @@ def test_folder_source_labels_resize_and_bad_files(tmp_path):
     assert len(skipped) == 6 and len(skipped.skipped) == 2
 
 
+def test_folder_splits_hold_out_within_each_class(tmp_path):
+    """With class sub-folders, train and test each hold every class (90 / 10 within each), disjoint
+    and together the whole folder; without, the sorted files split 90 / 10."""
+    for cls, n in (("a", 10), ("b", 20), ("c", 10)):
+        (tmp_path / "set" / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((4, 4), i, dtype=np.uint8)).save(tmp_path / "set" / cls / f"{i:02d}.png")
+    spec = f"folder:{tmp_path / 'set'}"
+    train, test, every = (load_image_source(spec, split=s) for s in ("train", "test", "all"))
+    assert torch.bincount(train.labels).tolist() == [9, 18, 9]
+    assert torch.bincount(test.labels).tolist() == [1, 2, 1]
+    # the held-out images are each class's last files (pixel value = file index)
+    assert sorted(round(float(v) * 255) for v in test.images[:, 0, 0, 0]) == [9, 9, 18, 19]
+    pairs = lambda d: sorted(zip(d.labels.tolist(), (d.images[:, 0, 0, 0] * 255).round().int().tolist()))
+    assert sorted(pairs(train) + pairs(test)) == pairs(every)
+    (tmp_path / "flat").mkdir()
+    for i in range(40):
+        Image.fromarray(np.full((4, 4), i, dtype=np.uint8)).save(tmp_path / "flat" / f"{i:02d}.png")
+    flat_train, flat_test = (load_image_source(f"folder:{tmp_path / 'flat'}", split=s) for s in ("train", "test"))
+    assert flat_train.labels is None and len(flat_train) == 36
+    assert sorted(round(float(v) * 255) for v in flat_test.images[:, 0, 0, 0]) == [36, 37, 38, 39]
+
+
 def test_unknown_source_and_bad_sizes():
     with pytest.raises(BadInputError, match="unknown image source"):
         load_image_source("imagenet")

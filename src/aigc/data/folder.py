@@ -66,9 +66,19 @@ def load_folder(root: Path, *, split: str = "all", skip_bad: bool = False) -> Im
     images = torch.from_numpy(np.stack(arrays)).float().div_(255)
     images = images.permute(0, 3, 1, 2) if rgb else images.unsqueeze(1)
     labels, names = _labels(rel)
-    s = split_slice(len(images), split)
-    return ImageSet(images[s].contiguous(), None if labels is None else labels[s], names,
+    keep = _split_indices(labels, len(images), split)
+    return ImageSet(images[keep].contiguous(), None if labels is None else labels[keep], names,
                     f"folder:{root}", skipped)
+
+
+def _split_indices(labels: torch.Tensor | None, n: int, split: str) -> torch.Tensor:
+    """Indices of ``split``: the first 90 % of files (sorted by path) train, the rest test - within
+    each class when the folder has class sub-folders, so that every class is in both splits
+    (over the whole sorted list the last class would be all test and never trained on)."""
+    if labels is None:
+        return torch.arange(n)[split_slice(n, split)]
+    parts = [torch.nonzero(labels == c).flatten() for c in torch.unique(labels)]
+    return torch.sort(torch.cat([idx[split_slice(len(idx), split)] for idx in parts])).values
 
 
 def _common_size(arrays: list[np.ndarray], rgb: bool) -> list[np.ndarray]:
