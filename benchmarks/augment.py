@@ -115,6 +115,11 @@ def synthetic(root: Path, cfg: dict, generator: str | None) -> tuple[torch.Tenso
         info = {"generator": f"ddpm --cond trained here on the {cfg['per_class'] * 10} labelled images",
                 "gen_steps": cfg["gen_steps"],
                 "gen_train_s": time.perf_counter() - start}
+    from aigc.core.modeldir import weights_metadata
+
+    # the steps the generator really trained (a Ctrl-C stops training early and sampling goes on)
+    step = weights_metadata(Path(generator) / "model.safetensors").get("step")
+    info["gen_steps_trained"] = int(step) if step is not None else None
     pipe = aigc.load(generator)
     if not (root / "synth").exists():
         start = time.perf_counter()
