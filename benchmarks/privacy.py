@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             gen_acc = dp_generator_downstream(Path(tmp), args)
             gen_info = {"arch": args.gen_arch, "model": gen_model(args), "steps": args.gen_steps,
                         "batch_size": args.gen_batch_size, "lr": args.gen_lr, "schedule": args.gen_schedule,
-                        "n_fake": args.n_fake, "judge_steps": args.judge_steps, "spent": privacy_spent(Path(tmp) / "gen")}
+                        "n_fake": args.n_fake, "judge_steps": args.judge_steps,
+                        "spent": privacy_spent(Path(tmp) / "gen")}
     at3 = [r["accuracy"] for r in rows if r["epsilon"] <= 3.0]
     result = {"classifier_eps3_accuracy": max(at3) if at3 else None, "classifier_rows": rows,
               "generator_eps10_downstream_accuracy": gen_acc, "delta": 1e-5,
