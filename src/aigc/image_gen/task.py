@@ -4,7 +4,7 @@ from aigc.core.task import Task
 
 TASK = Task(
     name="image-gen",
-    summary="image generators (GANs, VAE, diffusion)",
+    summary="image generators (GANs, VAE, diffusion, a per-class Gaussian in PCA space)",
     train_example="aigc train image-gen --arch dcgan --data digits --image-size 16 --steps 1500 --out runs/dcgan",
     architectures={
         "dcgan": "aigc.image_gen.dcgan:DCGANObjective",
@@ -14,6 +14,7 @@ TASK = Task(
         "lsgan": "aigc.image_gen.lsgan:LSGANObjective",
         "cgan": "aigc.image_gen.cgan:CGANObjective",
         "ddpm": "aigc.image_gen.diffusion.ddpm:DDPMObjective",
+        "gauss": "aigc.image_gen.gauss:GaussObjective",
     },
     pipeline="aigc.image_gen.pipeline:ImageGenPipeline",
     settings="aigc.image_gen.train:ImageGenSettings",

@@ -10,7 +10,8 @@ from aigc.core.config import model_config_with
 from aigc.core.errors import BadInputError
 from aigc.core.registry import architecture
 from aigc.train.config import TrainConfig
-from aigc.train.run import run_training
+from aigc.train.objective import FitsOnce
+from aigc.train.run import run_fit, run_training
 
 __all__ = ["TASK", "ImageGenSettings", "train", "model_config"]
 
@@ -74,6 +75,9 @@ def train(settings: ImageGenSettings, config: TrainConfig, out: str | os.PathLik
     tensors = {"images": data.images}
     if getattr(model_cfg, "num_classes", 0):
         tensors["labels"] = data.labels
+    if issubclass(cls, FitsOnce):  # fitted in one pass (e.g. gauss), not by gradient steps
+        return run_fit(task=TASK, architecture=settings.arch, settings=settings, objective=lambda: cls(model_cfg),
+                       data=tensors, config=config, out=out, resume=resume, meta={"data": data.spec()})
     return run_training(task=TASK, architecture=settings.arch, settings=settings,
                         objective=lambda: cls(model_cfg), data=tensors, config=config, out=out,
                         resume=resume, meta={"data": data.spec()})

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 __all__ = ["NetworksObjective", "SingleNetworkObjective", "Samples", "Diagnoses", "Inpaints", "Encodes", "InitFrom", "Classifies", "ExampleInputs",
-           "ScoresLogits", "Restores", "INPUT_RANGE", "input_range"]
+           "ScoresLogits", "Restores", "FitsOnce", "INPUT_RANGE", "input_range"]
 
 
 class NetworksObjective:
@@ -56,6 +56,20 @@ class Samples(Protocol):
     """Draws outputs for previews and the Pipeline: ``sample(nets, generator, ...)``."""
 
     def sample(self, nets: Mapping[str, nn.Module], generator: torch.Generator, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class FitsOnce(Protocol):
+    """Fitted in one pass over the data (sufficient statistics, a closed form) instead of gradient
+    steps: ``fit(nets, data, release)`` fills the networks' buffers from ``data`` and returns
+    figures to report; every statistic computed from the data goes through ``release.add`` (an
+    :class:`aigc.train.release.StatisticsRelease`), which adds the Gaussian noise of DP when asked, each release taking its share of the budget
+    from ``privacy_shares()``.
+    The task's ``train()`` hands such objectives to :func:`aigc.train.run.run_fit`."""
+
+    def privacy_shares(self) -> dict[str, float]: ...
+
+    def fit(self, nets: Mapping[str, nn.Module], data: Mapping[str, torch.Tensor], release: Any) -> dict[str, float]: ...
 
 
 @runtime_checkable
