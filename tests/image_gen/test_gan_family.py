@@ -106,11 +106,14 @@ class CountingCtx:
 
     def __init__(self, obj):
         self.generator, self.device, self.raw = torch.Generator().manual_seed(0), torch.device("cpu"), obj.nets
+        self.step = 0
         self.calls: list[str] = []
+        self.losses: list[float] = []
 
     def optimize(self, name, loss):
         assert torch.isfinite(loss)
         self.calls.append(name)
+        self.losses.append(float(loss.detach()))
 
 
 def test_n_critic_chunks_the_batch():
@@ -124,6 +127,37 @@ def test_n_critic_chunks_the_batch():
     assert ctx.calls == ["discriminator"] * 5 + ["generator"]
     # 5 critic steps on chunks of 4 (real, fake, penalty each), then one G step on 4 fakes
     assert seen == [4] * 16 and set(logs) >= {"d_loss", "g_loss", "gp", "w_dist"}
+
+
+def test_lazy_penalty_runs_on_every_kth_critic_update_with_k_times_the_weight():
+    from aigc.image_gen.gan_losses import d_loss, gradient_penalty
+
+    obj = make("wgan-gp", n_critic=2, gp_every=3)
+    d = obj.nets["discriminator"]
+    seen = []
+    hook = d.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
+    ctx = CountingCtx(obj)
+    penalised = []
+    for step in range(3):  # critic updates 0..5: the penalty on updates 0 and 3
+        ctx.step, before = step, len(seen)
+        logs = obj.training_step(obj.nets, digits(8), ctx)
+        penalised.append(len(seen) - before - 1 - 2 * 2)  # minus the G step and real + fake per update
+        assert ("gp" in logs) == (penalised[-1] > 0)
+    hook.remove()
+    assert penalised == [1, 1, 0]
+    # the penalised update's loss is the critic loss + gp_weight x gp_every x penalty, on the same draws
+    obj2 = make("wgan-gp", n_critic=1, gp_every=4)
+    batch = digits(8)
+    ctx2 = CountingCtx(obj2)
+    obj2.training_step(obj2.nets, batch, ctx2)  # ctx2 draws from a generator seeded 0; redo its draws
+    gen = torch.Generator().manual_seed(0)
+    real, _ = obj2._inputs(batch, type("C", (), {"generator": gen, "device": torch.device("cpu")})())
+    z = torch.randn(8, obj2.config.latent_dim, generator=gen)
+    with torch.no_grad():
+        fake = obj2.nets["generator"](z, None)
+    dl = d_loss("wgan", obj2.nets["discriminator"](real, None), obj2.nets["discriminator"](fake, None))
+    gp = gradient_penalty(lambda x: obj2.nets["discriminator"](x, None), real, fake, gen)
+    assert ctx2.losses[0] == pytest.approx(float(dl + 10.0 * 4 * gp), rel=1e-4)
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ class GANConfig:
     d_norm: str = "batch"  # "batch" (DCGAN), "none" (WGAN-GP critic), "spectral" (SN-GAN)
     n_critic: int = 1  # discriminator updates per generator update
     gp_weight: float = 0.0  # gradient-penalty weight lambda (10 in Gulrajani et al. 2017)
+    gp_every: int = 1  # lazy penalty: on every k-th critic update only, weighted k x (Karras et al. 2020)
     beta1: float = 0.5
     beta2: float = 0.999
     real_label: float = 1.0  # < 1: one-sided label smoothing of the "ns" loss (Salimans et al. 2016)
@@ -74,6 +75,7 @@ class GANConfig:
             (0.5 < self.real_label <= 1.0, f"real_label must be in (0.5, 1], got {self.real_label}"),
             (self.real_label == 1.0 or self.loss == "ns", "real_label smoothing applies to the ns loss only"),
             (self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}"),
+            (self.gp_every >= 1, f"gp_every must be >= 1, got {self.gp_every}"),
             (not (self.gp_weight and self.d_norm == "batch"),
              "a gradient penalty needs a critic without batch norm (Gulrajani et al. 2017, sec. 4)"),
         ]
@@ -199,7 +201,7 @@ class AdversarialObjective(ClassHistogramProbe):
         return g(z, labels)
 
     def _critic_step(self, nets, real: torch.Tensor, labels: torch.Tensor | None, ctx,
-                     fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                     fake: torch.Tensor | None = None, penalise: bool = True) -> dict[str, torch.Tensor]:
         if fake is None:
             with torch.no_grad():
                 fake = self._fake(nets["generator"], real.shape[0], labels, ctx)
@@ -209,12 +211,12 @@ class AdversarialObjective(ClassHistogramProbe):
         loss = d_loss(self.config.loss, d_real, d_fake, self.config.real_label)
         out = {"d_loss": loss.detach(), "d_real": d_real.detach().float().mean(),
                "d_fake": d_fake.detach().float().mean()}
-        if self.config.gp_weight:
+        if self.config.gp_weight and penalise:
             # The penalty runs through the unwrapped critic (DDP does not support double backward);
             # its parameter gradients join the same backward pass as the DDP loss, so they are
-            # all-reduced together with it.
+            # all-reduced together with it. A lazy penalty (gp_every k) weighs k x as much.
             gp = gradient_penalty(lambda x: ctx.raw["discriminator"](x, labels), real, fake, ctx.generator)
-            loss = loss + self.config.gp_weight * gp
+            loss = loss + self.config.gp_weight * self.config.gp_every * gp
             out["gp"] = gp.detach()
         ctx.optimize("discriminator", loss)
         return out
@@ -235,9 +237,16 @@ class AdversarialObjective(ClassHistogramProbe):
         # With one critic step, D and G share one generator forward (as in DCGAN's reference loop).
         shared = self._fake(nets["generator"], real.shape[0], labels, ctx) if cfg.n_critic == 1 else None
         logs: dict[str, torch.Tensor] = {}
-        for x, yc in zip(chunks, label_chunks):
-            for k, v in self._critic_step(nets, x, yc, ctx, shared).items():
-                logs[k] = logs.get(k, 0.0) + v / cfg.n_critic
+        penalties = []
+        for i, (x, yc) in enumerate(zip(chunks, label_chunks)):
+            penalise = (ctx.step * cfg.n_critic + i) % cfg.gp_every == 0
+            for k, v in self._critic_step(nets, x, yc, ctx, shared, penalise).items():
+                if k == "gp":
+                    penalties.append(v)
+                else:
+                    logs[k] = logs.get(k, 0.0) + v / cfg.n_critic
+        if penalties:  # the mean penalty of the critic updates that had one
+            logs["gp"] = torch.stack(penalties).mean()
         fake = shared if shared is not None else self._fake(nets["generator"], chunks[-1].shape[0], y, ctx)
         # The G step goes through the unwrapped D: D is not updated here, so DDP must not sync it.
         loss = g_loss(cfg.loss, ctx.raw["discriminator"](fake, y))
