@@ -101,7 +101,8 @@ def fid(model: Path, extractor, real_feats: torch.Tensor, n: int) -> float:
 
 def ddpm_part(args: argparse.Namespace, tmp: Path) -> dict:
     extractor = fashion_features(args, tmp)
-    real = load_image_source("fashion-mnist", split="test", channels=1).images[:args.real]
+    # the reference at the models' resolution: both sides take the same resampling path into the features
+    real = load_image_source("fashion-mnist", split="test", image_size=args.image_size, channels=1).images[:args.real]
     real_feats = extractor.features(real)
     subset = fashion_subset(tmp / "fashion1pct", args.per_class)
     settings = dict(DDPM, image_size=args.image_size)

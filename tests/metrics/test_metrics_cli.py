@@ -45,6 +45,19 @@ def test_evaluate_images_report_states_features() -> None:
         evaluate_images(real * 2, fake, fx)
 
 
+def test_real_images_take_the_fake_images_resampling_path() -> None:
+    from aigc.data.transforms import resize
+
+    g = torch.Generator().manual_seed(0)
+    real = (torch.rand(40, 1, 28, 28, generator=g) > 0.8).float()  # sharp: resampling changes them
+    fake = resize(real, 32)  # the real images themselves, as a 32-px model would have to draw them
+    fx = _random_extractor()
+    report = evaluate_images(real, fake, fx, kid_subsets=2, kid_subset_size=10)
+    assert report["real_resized_to"] == [32, 32]
+    assert report["fid"] == pytest.approx(0.0, abs=1e-3)  # identical after the same path
+    assert frechet_distance(fx.features(real), fx.features(fake)) > 0.1  # what comparing across sizes gave
+
+
 def test_eval_restore_cli(tmp_path, capsys) -> None:
     rng = np.random.default_rng(0)
     (tmp_path / "gt").mkdir()
