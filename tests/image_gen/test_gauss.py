@@ -111,3 +111,31 @@ def test_cli_refuses_what_does_not_fit_in_one_line(tmp_path, capsys, extra, mess
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "g" / "config.json").exists()
+
+
+def test_example_loss_is_the_gaussian_negative_log_likelihood():
+    from scipy import stats
+
+    data = toy_data()
+    cfg = GaussConfig(image_size=6, channels=1, latent_dim=4, num_classes=3, var_floor=1e-6)
+    obj, _, _ = fit(cfg, data)
+    model = obj.nets["model"]
+    batch = {"images": data["images"][::50], "labels": data["labels"][::50]}
+    loss = obj.example_loss(obj.nets, batch).double().numpy()
+    z = (batch["images"].flatten(1) @ model.basis).double().numpy()
+    ref = []
+    for zi, c in zip(z, batch["labels"].tolist()):
+        f = model.factor[c].double().numpy()
+        ref.append(-stats.multivariate_normal(model.mean[c].double().numpy(), f @ f.T).logpdf(zi))
+    ref = np.asarray(ref)
+    assert np.allclose(loss - loss[0], ref - ref[0], rtol=1e-3, atol=1e-3)  # equal up to the constant
+
+
+def test_membership_audit_scores_a_one_pass_model(tmp_path):
+    from aigc.tools.privacy.membership import audit_privacy
+
+    out = tmp_path / "g"
+    assert main(argv(out)) == 0
+    report = audit_privacy(str(out), members="train", holdout="test", n=100, samples=50)
+    assert 0.0 <= report["membership"]["loss_threshold"]["auc"] <= 1.0
+    assert report["copy_detection"]["median_distance_to_train"] > 0

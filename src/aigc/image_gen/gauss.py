@@ -159,6 +159,20 @@ class GaussObjective:
         return {"images": float(len(x)), "second_moment_kept": kept, "floored_variances": float(floored)}
 
     @torch.no_grad()
+    def example_loss(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Negative log-likelihood (N,) of each image's projection under its class's Gaussian (up
+        to a constant): what a membership audit scores."""
+        cfg, model = self.config, nets["model"]
+        x = batch["images"].flatten(1).to(model.basis.dtype) @ model.basis
+        if cfg.num_classes and "labels" not in batch:
+            raise KeyError("labels")
+        y = batch["labels"].long() if cfg.num_classes else torch.zeros(len(x), dtype=torch.long)
+        factor, diff = model.factor[y], (x - model.mean[y]).unsqueeze(-1)
+        white = torch.linalg.solve(factor, diff).squeeze(-1)  # factor @ white = x - mean
+        logdet = torch.linalg.slogdet(factor).logabsdet  # half the log-determinant of the covariance
+        return 0.5 * white.pow(2).sum(1) + logdet
+
+    @torch.no_grad()
     def sample(self, nets: Mapping[str, nn.Module], generator: torch.Generator, n: int = 64,
                batch_size: int = 256, labels: torch.Tensor | int | list[int] | None = None) -> torch.Tensor:
         """(n, C, S, S) images in [0, 1] (for ``labels``: one class, one per image, or uniform

@@ -62,14 +62,17 @@ class Samples(Protocol):
 class FitsOnce(Protocol):
     """Fitted in one pass over the data (sufficient statistics, a closed form) instead of gradient
     steps: ``fit(nets, data, release)`` fills the networks' buffers from ``data`` and returns
-    figures to report; every statistic computed from the data goes through ``release.add`` (an
-    :class:`aigc.train.release.StatisticsRelease`), which adds the Gaussian noise of DP when asked, each release taking its share of the budget
-    from ``privacy_shares()``.
-    The task's ``train()`` hands such objectives to :func:`aigc.train.run.run_fit`."""
+    figures to report. Every statistic computed from the data goes through ``release.add`` (an
+    :class:`aigc.train.release.StatisticsRelease`), which adds the Gaussian noise of DP when asked,
+    each release taking its share ``privacy_shares()[name]`` of the budget. The task's ``train()``
+    hands such objectives to :func:`aigc.train.run.run_fit`. With no training step to score
+    examples, ``example_loss(nets, batch) -> (N,)`` gives the per-example loss (membership audits)."""
 
     def privacy_shares(self) -> dict[str, float]: ...
 
     def fit(self, nets: Mapping[str, nn.Module], data: Mapping[str, torch.Tensor], release: Any) -> dict[str, float]: ...
+
+    def example_loss(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
 
 
 @runtime_checkable

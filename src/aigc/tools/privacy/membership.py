@@ -10,8 +10,9 @@
   with the closest pairs as a picture.
 
 The per-example loss comes from the objective generically: a classifier's cross-entropy through
-``Classifies``, else the objective's own ``training_step`` on one example at a time, with a fixed
-seed (any task whose objective returns ``{"loss"}``).
+``Classifies``, a one-pass model's ``example_loss`` (``FitsOnce``), else the objective's own
+``training_step`` on one example at a time, with a fixed seed (any task whose objective returns
+``{"loss"}``).
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ class _LossContext:
 def example_losses(objective: Any, nets: Mapping[str, Any], batch: Mapping[str, torch.Tensor], *,
                    device: torch.device | str = "cpu", seed: int = 0) -> np.ndarray:
     """Per-example loss (N,) of any objective on a batch of tensors."""
-    from aigc.train.objective import Classifies
+    from aigc.train.objective import Classifies, FitsOnce
 
+    if isinstance(objective, FitsOnce):  # a one-pass model: its own per-example loss (no training step)
+        return np.concatenate([objective.example_loss(nets, {k: v[i:i + 500].to(device) for k, v in batch.items()})
+                               .double().cpu().numpy() for i in range(0, len(next(iter(batch.values()))), 500)])
     if isinstance(objective, Classifies):
         x, y = batch[objective.input_key], batch[objective.label_key]
         return np.concatenate([F.cross_entropy(objective.logits(nets, xb.to(device)).float(), yb.to(device),
