@@ -130,6 +130,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     extractor = features()
     references: dict[tuple[int, int], tuple[torch.Tensor, float]] = {}
+    mine: dict[str, dict] = {}  # rows this run made
     out_json = RESULTS / "image_gen_quality.json"
     result: dict = {}
     if out_json.is_file():  # keep rows of archs not re-run this time
@@ -154,6 +155,11 @@ def main() -> None:
         result[name] = {**row, **info, "fid_floor": round(floor, 3), "budget_s": int(args.budget_s),
                         "image_size": size, "command": command(), "note": args.note}
         print(name, result[name], flush=True)
+        mine[name] = result[name]
+        if out_json.is_file():  # another run may have written rows since: keep them, put ours over them
+            import json
+
+            result = {**json.loads(out_json.read_text()), **mine}
         result.update({"machine": machine(), "command": command(), "note": args.note,
                        "features_info": extractor.describe()})
         atomic_write_json(out_json, result)
