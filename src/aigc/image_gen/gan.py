@@ -239,7 +239,7 @@ class AdversarialObjective(ClassHistogramProbe):
         logs: dict[str, torch.Tensor] = {}
         penalties = []
         for i, (x, yc) in enumerate(zip(chunks, label_chunks)):
-            penalise = (ctx.step * cfg.n_critic + i) % cfg.gp_every == 0
+            penalise = cfg.gp_every == 1 or (ctx.step * cfg.n_critic + i) % cfg.gp_every == 0
             for k, v in self._critic_step(nets, x, yc, ctx, shared, penalise).items():
                 if k == "gp":
                     penalties.append(v)
