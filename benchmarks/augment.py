@@ -113,7 +113,7 @@ def synthetic(root: Path, cfg: dict, generator: str | None) -> tuple[torch.Tenso
                      "--split", "all",
                      *cfg["gen_args"], "--steps", str(cfg["gen_steps"]), "--no-progress", "--out", generator]) == 0
         info = {"generator": f"ddpm --cond trained here on the {cfg['per_class'] * 10} labelled images",
-                "gen_steps": cfg["gen_steps"],
+                "gen_steps": cfg["gen_steps"], "gen_args": cfg["gen_args"],
                 "gen_train_s": time.perf_counter() - start}
     from aigc.core.modeldir import weights_metadata
 
@@ -147,6 +147,9 @@ def main_(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-share", type=float, default=0.5,
                     help="share of each augmented batch drawn from the 600 real images (default 0.5)")
     ap.add_argument("--guidance", type=float, default=None, help=f"sampling guidance (default {FULL['guidance']})")
+    ap.add_argument("--gen-augment", default=None, metavar="SPEC",
+                    help="train the generator with this --augment spec, e.g. affine:10:0.06:0.08 (limited-data "
+                         "generative training augments its data, as ADA does for GANs; default none)")
     ap.add_argument("--work", default=None,
                     help="keep the real folder, generator and samples here, and reuse those already there "
                          "(default: a temporary folder)")
@@ -159,6 +162,8 @@ def main_(argv: list[str] | None = None) -> int:
     for key in ("gen_steps", "sample_steps", "cnn_steps", "guidance"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
+    if args.gen_augment:
+        cfg["gen_args"] = [*cfg["gen_args"], "--augment", args.gen_augment]
     xr, yr = labelled_subset(cfg["per_class"])
     test = load_image_source("mnist", split="test")
     xt, yt = test.images[:cfg["test"]], test.labels[:cfg["test"]]
