@@ -25,13 +25,17 @@ TASK = "image-gen"
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """The task's own flags; ``--lr``/``--batch-size`` left unset take the architecture's paper
     defaults (e.g. wgan-gp 1e-4)."""
-    p.add_argument("--arch", choices=sorted(task_architectures(TASK)), default="dcgan", help="architecture")
+    p.add_argument("--arch", choices=sorted(task_architectures(TASK)), default="dcgan",
+                   help="architecture; gauss is a per-class Gaussian in PCA space fitted in one pass (seconds), "
+                        "with --dp-epsilon a differentially private generator, e.g. --arch gauss --data mnist "
+                        "--cond --dp-epsilon 10")
     p.add_argument("--data", default="digits",
                    help="digits, faces, mnist, fashion-mnist or folder:PATH (sub-folders = classes)")
     p.add_argument("--split", default="train", choices=["train", "test", "all"], help="data split")
     p.add_argument("--image-size", type=int, default=32, choices=[8, 16, 32, 64], help="pixels")
     p.add_argument("--channels", type=int, choices=[1, 3], default=None, help="default: the data's")
-    p.add_argument("--latent-dim", type=positive_int, default=None, help="default: the architecture's")
+    p.add_argument("--latent-dim", type=positive_int, default=None,
+                   help="default: the architecture's (gauss: PCA components, 50)")
     p.add_argument("--features", type=positive_int, default=None, help="width of the 4x4 layers")
     p.add_argument("--d-norm", choices=["batch", "none", "spectral"], default=None,
                    help="GAN discriminator normalisation (default: the architecture's); DP-SGD needs per-example "

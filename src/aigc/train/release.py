@@ -75,12 +75,10 @@ class StatisticsRelease:
                  generator: torch.Generator) -> None:
         self.private = privacy is not None
         self.generator = generator
-        self.shares = dict(shares)
+        self.shares = check_shares(list(shares.values()), list(shares))
         self.released: dict[str, dict[str, float]] = {}
         if not self.private:
             return
-        if any(not s > 0 for s in self.shares.values()) or sum(self.shares.values()) > 1 + 1e-9:
-            raise BadInputError(f"privacy budget shares must be > 0 and sum to at most 1, got {self.shares}")
         self.epsilon, self.delta = float(privacy["epsilon"]), float(privacy["delta"])
         self.mu = gdp_mu(self.epsilon, self.delta)
 
