@@ -13,7 +13,8 @@ from PIL import Image
 import aigc
 from aigc.cli import main
 from aigc.core.errors import BadInputError
-from aigc.image_gen.diffusion.ddpm import DDPMObjective, DDPMConfig
+from aigc.data.transforms import from_signed
+from aigc.image_gen.diffusion.ddpm import DDPMConfig, DDPMObjective
 from aigc.image_gen.diffusion.schedule import NoiseSchedule
 from aigc.train import TrainConfig, Trainer
 from aigc.train.trainer import read_metrics
@@ -60,6 +61,22 @@ def test_ddim_step_is_exact_for_the_true_noise():
     assert torch.allclose(s.ddim_step(x_t, eps, t, t_prev), s.q_sample(x0, t_prev, eps), atol=1e-5)
     assert torch.allclose(s.ddim_step(x_t, eps, t, torch.full((3,), -1)), x0, atol=1e-5)
     assert s.sampling_timesteps(5) == [49, 37, 24, 12, 0]
+
+
+def test_ddim_step_with_eta_one_is_the_ddpm_posterior():
+    # one step t -> t-1 with eta = 1 samples q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eqs. 6-7):
+    # mean (sqrt(a_{t-1}) b_t x0 + sqrt(alpha_t) (1 - a_{t-1}) x_t) / (1 - a_t), variance (1 - a_{t-1}) b_t / (1 - a_t)
+    s = NoiseSchedule.linear(100)
+    g = torch.Generator().manual_seed(1)
+    x0, eps, z = torch.rand(2, 1, 4, 4, generator=g) * 2 - 1, torch.randn(2, 1, 4, 4, generator=g), torch.randn(2, 1, 4, 4, generator=g)
+    for t_int in (1, 40, 99):
+        t, t_prev = torch.full((2,), t_int), torch.full((2,), t_int - 1)
+        x_t = s.q_sample(x0, t, eps)
+        a, a_prev, b = (s.alphas_cumprod[t_int].item(), s.alphas_cumprod[t_int - 1].item(), s.betas[t_int].item())
+        mean = (math.sqrt(a_prev) * b * x0 + math.sqrt(1 - b) * (1 - a_prev) * x_t) / (1 - a)
+        var = (1 - a_prev) * b / (1 - a)
+        got = s.ddim_step(x_t, eps, t, t_prev, eta=1.0, noise=z)
+        assert torch.allclose(got, mean + math.sqrt(var) * z, atol=1e-5)
 
 
 def test_unet_shapes_and_gradients_reach_every_parameter():
@@ -172,6 +189,26 @@ def test_save_load_same_seed_and_prompts(trained):
         pipe.generate(2, steps=41)
 
 
+def test_step_noise_is_per_image_and_eta_zero_is_deterministic_ddim(trained):
+    pipe = aigc.load(str(trained), device="cpu")
+    assert pipe.objective.config.sample_eta == 1.0  # the default: DDPM step noise
+    a = pipe.generate(5, seed=3, labels=1, steps=6)
+    assert torch.allclose(pipe.generate(5, seed=3, labels=1, steps=6, batch_size=2), a, atol=1e-5)
+    assert torch.equal(pipe.generate(5, seed=3, labels=1, steps=6, eta=1.0), a)
+    ddim = pipe.generate(5, seed=3, labels=1, steps=6, eta=0.0)
+    assert not torch.allclose(ddim, a, atol=1e-3)
+    # eta = 0 draws nothing per step: the same starting noise through the plain DDIM loop
+    unet, sampler = pipe.nets["unet"], pipe.objective.sampler
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 1, 8, 8, generator=gen)
+    y = torch.full((5,), 1)
+    with torch.no_grad():
+        ref = from_signed(sampler._ddim_loop(unet, x, y, 6, pipe.objective.config.guidance))
+    assert torch.allclose(ddim, ref, atol=1e-6)
+    with pytest.raises(BadInputError, match="eta"):
+        pipe.generate(2, eta=1.5)
+
+
 def _png(path, array):
     Image.fromarray(array.astype(np.uint8)).save(path)
 
@@ -191,6 +228,8 @@ def test_cli_generate_and_inpaint_keep_unmasked_pixels(trained, tmp_path, capsys
     assert out.shape == (8, 8) and np.array_equal(out[mask == 0], image[mask == 0])
     assert main(["generate", str(trained), "--prompt", "nope", "--out", str(tmp_path / "x.png")]) == 2
     assert "top, upper, lower, bottom" in capsys.readouterr().err
+    assert main(["generate", str(trained), "--eta", "-0.5", "--out", str(tmp_path / "x.png")]) == 2
+    assert "eta must be between 0" in capsys.readouterr().err
 
 
 def test_cli_trains_ddpm_on_faces(tmp_path):

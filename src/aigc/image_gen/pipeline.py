@@ -35,15 +35,16 @@ class ImageGenPipeline(Pipeline):
 
     def generate(self, n: int = 64, seed: int = 0, *, batch_size: int = 256,
                  labels: int | list[int] | torch.Tensor | None = None, steps: int | None = None,
-                 guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+                 guidance: float | None = None, eta: float | None = None, progress: bool = False) -> torch.Tensor:
         """``n`` new images (n, C, S, S) in [0, 1]; the same seed gives the same images.
 
         ``labels`` (one class index or one per image) needs a class-conditional model; ``steps``
-        (sampling steps) and ``guidance`` (classifier-free guidance scale) need a diffusion model.
+        (sampling steps), ``guidance`` (classifier-free guidance scale) and ``eta`` (step noise,
+        0 = deterministic DDIM, 1 = DDPM) need a diffusion model.
         """
         if not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
             raise BadInputError(f"n must be an integer between 1 and {MAX_IMAGES}, got {n!r}")
-        extra = self._sampling_options(labels=labels, steps=steps, guidance=guidance)
+        extra = self._sampling_options(labels=labels, steps=steps, guidance=guidance, eta=eta)
         if progress and "progress" in inspect.signature(self.objective.sample).parameters:
             extra["progress"] = True  # iterative samplers (diffusion) show a bar
         gen = make_generator(seed, self.device)
@@ -77,14 +78,14 @@ class ImageGenPipeline(Pipeline):
         extra = {k: v for k, v in options.items() if v is not None}
         for key in extra:
             if key not in accepted:
-                what = {"labels": "a class-conditional model", "steps": "a diffusion model",
+                what = {"labels": "a class-conditional model", "steps": "a diffusion model", "eta": "a diffusion model",
                         "guidance": "a class-conditional diffusion model"}.get(key, key)
                 raise BadInputError(f"{key} needs {what}; architecture {self.architecture!r} does not take it")
         return extra
 
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor, seed: int = 0, *, steps: int | None = None,
                 resample: int = 2, labels: int | list[int] | torch.Tensor | None = None,
-                guidance: float | None = None) -> torch.Tensor:
+                guidance: float | None = None, eta: float | None = None) -> torch.Tensor:
         """Fill the region where ``mask`` is 1 of ``image`` with the diffusion model.
 
         ``image``: (C, H, W) or (N, C, H, W) in [0, 1]; ``mask``: (H, W), (1, H, W) or (N, 1, H, W),
@@ -105,7 +106,7 @@ class ImageGenPipeline(Pipeline):
         m = m.expand(x.shape[0], -1, -1, -1).to(self.device)
         gen = make_generator(seed, self.device)
         return self.objective.inpaint(self.nets, x, m, gen, steps=steps, resample=resample,
-                                      labels=labels, guidance=guidance).cpu()
+                                      labels=labels, guidance=guidance, eta=eta).cpu()
 
     def _need_vae(self, what: str) -> None:
         if not isinstance(self.objective, Encodes):

@@ -37,6 +37,8 @@ def add_augment(subparsers: argparse._SubParsersAction, argv: list[str] | None =
     p.add_argument("--batch-size", type=int, default=256, help="images generated per batch")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (diffusion models)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (diffusion)")
+    p.add_argument("--eta", type=float, default=None,
+                   help="step noise of diffusion sampling, 0 = deterministic DDIM, 1 = DDPM (default: the model's)")
     add_inference_args(p, out=None, out_help="new folder to write (must not exist)")
     p.set_defaults(func=run_augment)
 
@@ -55,7 +57,8 @@ def _labels(n: int, classes: int) -> list[int]:
 
 
 def write_synthetic(pipe: Any, out: str | os.PathLike, n: int, *, seed: int = 0, batch_size: int = 256,
-                    steps: int | None = None, guidance: float | None = None, watermark: bool | None = None,
+                    steps: int | None = None, guidance: float | None = None, eta: float | None = None,
+                    watermark: bool | None = None,
                     progress: bool = False) -> dict[str, Any]:
     """Write ``n`` generated images into ``out/<class>/``; returns ``{"n", "per_class", "folders"}``."""
     from tqdm import tqdm
@@ -84,8 +87,8 @@ def write_synthetic(pipe: Any, out: str | os.PathLike, n: int, *, seed: int = 0,
         for b, start in enumerate(range(0, n, batch_size)):
             chunk = labels[start:start + batch_size]
             images = pipe.generate(len(chunk), seed=seed + b, labels=chunk, steps=steps, guidance=guidance,
-                                   batch_size=batch_size)
-            recipe = pipe.recipe(seed=seed + b, n=len(chunk), steps=steps, guidance=guidance)
+                                   eta=eta, batch_size=batch_size)
+            recipe = pipe.recipe(seed=seed + b, n=len(chunk), steps=steps, guidance=guidance, eta=eta)
             for i, (img, label) in enumerate(zip(images, chunk)):
                 save_png(tmp / folders[label] / f"{start + i:06d}.png", make_grid(img[None], padding=0),
                          {**recipe, "index": i, "label": label, "class": pipe.class_names[label]},
@@ -105,7 +108,8 @@ def run_augment(args: argparse.Namespace) -> int:
 
     pipe = aigc.load(args.generator, device=args.device)
     report = write_synthetic(pipe, args.out, args.n, seed=args.seed, batch_size=args.batch_size, steps=args.steps,
-                             guidance=args.guidance, watermark=args.watermark, progress=progress_enabled(args))
+                             guidance=args.guidance, eta=args.eta, watermark=args.watermark,
+                             progress=progress_enabled(args))
     counts = sorted(set(report["per_class"].values()))
     print(f"wrote {report['n']} images in {len(report['folders'])} class folders "
           f"({'-'.join(map(str, counts))} each) to {args.out}; train on them with --data folder:{args.out}")

@@ -45,6 +45,7 @@ class DDPMConfig:
     cond_drop: float = 0.1  # label dropout p_uncond = 0.1 (Ho & Salimans 2022)
     guidance: float = 3.0  # default guidance scale s at sampling (see the module docstring)
     sample_steps: int = 50  # default DDIM steps
+    sample_eta: float = 1.0  # default step noise: 1 = DDPM posterior, 0 = deterministic DDIM (see sampler.py)
     hflip: bool = False
     diag_features: str = ""
     diag_every: int = 0
@@ -62,6 +63,7 @@ class DDPMConfig:
             (1 <= self.sample_steps <= self.timesteps, "sample_steps must be in 1..timesteps"),
             (1 <= self.diag_steps <= self.timesteps, "diag_steps must be in 1..timesteps"),
             (self.guidance >= 0, f"guidance must be >= 0, got {self.guidance}"),
+            (0 <= self.sample_eta <= 1, f"sample_eta must be in [0, 1], got {self.sample_eta}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -124,14 +126,15 @@ class DDPMObjective(ClassHistogramProbe):
     def sampler(self) -> DiffusionSampler:
         return DiffusionSampler(self.schedule, num_classes=self.config.num_classes, image_shape=(
             self.config.channels, self.config.image_size, self.config.image_size),
-            steps=self.config.sample_steps, guidance=self.config.guidance)
+            steps=self.config.sample_steps, guidance=self.config.guidance, eta=self.config.sample_eta)
 
     def sample(self, nets: Mapping[str, nn.Module], generator: torch.Generator, n: int = 64,
                batch_size: int = 256, labels: torch.Tensor | int | list[int] | None = None,
-               steps: int | None = None, guidance: float | None = None, progress: bool = False) -> torch.Tensor:
-        """(n, C, S, S) images in [0, 1] by deterministic DDIM (:meth:`DiffusionSampler.sample`)."""
+               steps: int | None = None, guidance: float | None = None, eta: float | None = None,
+               progress: bool = False) -> torch.Tensor:
+        """(n, C, S, S) images in [0, 1] by DDIM (:meth:`DiffusionSampler.sample`)."""
         return self.sampler.sample(nets["unet"], generator, n=n, batch_size=batch_size, labels=labels, steps=steps,
-                                   guidance=guidance, progress=progress)
+                                   guidance=guidance, eta=eta, progress=progress)
 
     def _diag_sample(self, nets, generator, n, labels):
         return self.sample(nets, generator, n=n, labels=labels, steps=self.config.diag_steps)
@@ -139,7 +142,7 @@ class DDPMObjective(ClassHistogramProbe):
     def inpaint(self, nets: Mapping[str, nn.Module], images: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator, steps: int | None = None, resample: int = 2,
                 labels: torch.Tensor | int | list[int] | None = None,
-                guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+                guidance: float | None = None, eta: float | None = None, progress: bool = False) -> torch.Tensor:
         """RePaint-style inpainting (:meth:`DiffusionSampler.inpaint`)."""
         return self.sampler.inpaint(nets["unet"], images, mask, generator, steps=steps, resample=resample,
-                                    labels=labels, guidance=guidance, progress=progress)
+                                    labels=labels, guidance=guidance, eta=eta, progress=progress)

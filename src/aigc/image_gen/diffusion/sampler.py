@@ -1,11 +1,18 @@
-"""The diffusion sampler: deterministic DDIM (Song et al. 2021), classifier-free guidance (Ho &
-Salimans 2022) and RePaint-style inpainting (Lugmayr et al. 2022), in one loop that DDPM, DDIM and
-inpainting share. The objective trains the U-Net; this class only calls it."""
+"""The diffusion sampler: DDIM (Song et al. 2021), classifier-free guidance (Ho & Salimans 2022) and
+RePaint-style inpainting (Lugmayr et al. 2022), in one loop that DDPM, DDIM and inpainting share.
+The objective trains the U-Net; this class only calls it.
+
+``eta`` sets the noise added back at each step: 0 is deterministic DDIM, 1 the stochastic DDPM
+posterior on the same sub-sequence of timesteps. Small U-Nets trained for CPU minutes sample much
+better with eta = 1: on the 32-px MNIST and faces models of the benchmarks about a third of the
+deterministic samples end on speckled or saturated backgrounds from the same starting noise, none
+with eta = 1 at the same 20-50 steps, because fresh noise corrects the errors of earlier steps
+(Karras et al. 2022, section 4)."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -34,13 +41,13 @@ class DiffusionSampler:
     """Samples a noise-prediction network ``unet(x, t, labels)`` trained on ``schedule``.
 
     ``num_classes`` > 0: labels index classes and ``num_classes`` is the null (unconditional)
-    class. ``steps`` and ``guidance`` are the defaults when a call gives none.
+    class. ``steps``, ``guidance`` and ``eta`` are the defaults when a call gives none.
     """
 
     def __init__(self, schedule: NoiseSchedule, *, num_classes: int, image_shape: tuple[int, int, int],
-                 steps: int, guidance: float) -> None:
+                 steps: int, guidance: float, eta: float = 0.0) -> None:
         self.schedule, self.num_classes, self.image_shape = schedule, num_classes, image_shape
-        self.steps, self.guidance = steps, guidance
+        self.steps, self.guidance, self.eta = steps, guidance, eta
 
     def guided_eps(self, unet: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
                    guidance: float) -> torch.Tensor:
@@ -53,18 +60,23 @@ class DiffusionSampler:
         eps_c, eps_u = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null])).chunk(2)
         return eps_u + guidance * (eps_c - eps_u)
 
-    def _check(self, steps: int | None, guidance: float | None) -> tuple[int, float]:
+    def _check(self, steps: int | None, guidance: float | None, eta: float | None) -> tuple[int, float, float]:
         steps = self.steps if steps is None else int(steps)
         guidance = self.guidance if guidance is None else float(guidance)
+        eta = self.eta if eta is None else float(eta)
         self.schedule.sampling_timesteps(steps)  # validates
         if not 0 <= guidance <= 100:
             raise BadInputError(f"guidance must be between 0 and 100, got {guidance}")
-        return steps, guidance
+        if not 0 <= eta <= 1:
+            raise BadInputError(f"eta must be between 0 (deterministic DDIM) and 1 (DDPM noise), got {eta}")
+        return steps, guidance, eta
 
     def _ddim_loop(self, unet: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, steps: int,
                    guidance: float, known: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   resample: int = 1, generator: torch.Generator | None = None, bar: Any = None) -> torch.Tensor:
-        """DDIM (eta = 0) from x_T (B, C, S, S) to x_0 in [-1, 1]; ``known`` = (x0, mask) inpaints."""
+                   resample: int = 1, generator: torch.Generator | None = None, bar: Any = None,
+                   eta: float = 0.0, step_noise: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+        """DDIM from x_T (B, C, S, S) to x_0 in [-1, 1]; ``known`` = (x0, mask) inpaints. With
+        ``eta`` > 0, ``step_noise()`` gives the fresh noise of each update (shaped like x)."""
         ts = self.schedule.sampling_timesteps(steps)
         for i, t_int in enumerate(ts):
             progress.check_cancelled("sampling")
@@ -78,7 +90,9 @@ class DiffusionSampler:
                     x0, mask = known
                     noise = torch.randn(x.shape, generator=generator, device=x.device)
                     x = mask * x + (1 - mask) * self.schedule.q_sample(x0, t, noise)
-                x_prev = self.schedule.ddim_step(x, self.guided_eps(unet, x, t, labels, guidance), t, t_prev)
+                eps = self.guided_eps(unet, x, t, labels, guidance)
+                noise = step_noise() if eta > 0 else None
+                x_prev = self.schedule.ddim_step(x, eps, t, t_prev, eta=eta, noise=noise)
                 if r + 1 < resample and t_prev[0] >= 0:
                     noise = torch.randn(x.shape, generator=generator, device=x.device)
                     x = self.schedule.renoise(x_prev, t_prev, t, noise)
@@ -88,31 +102,42 @@ class DiffusionSampler:
     @torch.no_grad()
     def sample(self, unet: nn.Module, generator: torch.Generator, n: int = 64,
                batch_size: int = 256, labels: torch.Tensor | int | list[int] | None = None,
-               steps: int | None = None, guidance: float | None = None, progress: bool = False) -> torch.Tensor:
-        """(n, C, S, S) images in [0, 1] by deterministic DDIM in ``steps`` network calls.
+               steps: int | None = None, guidance: float | None = None, eta: float | None = None,
+               progress: bool = False) -> torch.Tensor:
+        """(n, C, S, S) images in [0, 1] by DDIM in ``steps`` network calls.
 
-        All starting noise is drawn first, so batching never changes the images. ``labels=None``
-        samples a conditional model unconditionally (the null class).
+        All starting noise is drawn first, and with ``eta`` > 0 every image draws its step noise
+        from its own seed, so batching never changes the images. ``labels=None`` samples a
+        conditional model unconditionally (the null class).
         """
-        steps, guidance = self._check(steps, guidance)
+        steps, guidance, eta = self._check(steps, guidance, eta)
         device = next(unet.parameters()).device
         x = torch.randn(n, *self.image_shape, generator=generator, device=device)
         y = None if labels is None else sample_labels(labels, n, self.num_classes, generator, device)
-        ys = y.split(batch_size) if y is not None else [None] * len(x.split(batch_size))
-        with _progress(progress, steps * len(ys), "sample") as bar:
-            out = [self._ddim_loop(unet, xb, yb, steps, guidance, bar=bar) for xb, yb in zip(x.split(batch_size), ys)]
+        seeds = torch.randint(0, 2**62, (n,), generator=generator, device=generator.device).tolist() if eta > 0 else []
+        out = []
+        with _progress(progress, steps * len(x.split(batch_size)), "sample") as bar:
+            for start in range(0, n, batch_size):
+                xb = x[start:start + batch_size]
+                yb = None if y is None else y[start:start + batch_size]
+                gens = [torch.Generator(device=device).manual_seed(s) for s in seeds[start:start + batch_size]] if eta > 0 else []
+
+                def step_noise(gens=gens, shape=xb.shape[1:]) -> torch.Tensor:
+                    return torch.stack([torch.randn(shape, generator=g, device=device) for g in gens])
+
+                out.append(self._ddim_loop(unet, xb, yb, steps, guidance, bar=bar, eta=eta, step_noise=step_noise))
         return from_signed(torch.cat(out))
 
     @torch.no_grad()
     def inpaint(self, unet: nn.Module, images: torch.Tensor, mask: torch.Tensor,
                 generator: torch.Generator, steps: int | None = None, resample: int = 2,
                 labels: torch.Tensor | int | list[int] | None = None,
-                guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+                guidance: float | None = None, eta: float | None = None, progress: bool = False) -> torch.Tensor:
         """Fill ``mask`` = 1 pixels of ``images`` (N, C, S, S) in [0, 1]; mask (N, 1, S, S) in {0, 1}.
 
         Returns (N, C, S, S) in [0, 1]; pixels where mask = 0 are the input's exactly.
         """
-        steps, guidance = self._check(steps, guidance)
+        steps, guidance, eta = self._check(steps, guidance, eta)
         if not 1 <= resample <= 20:
             raise BadInputError(f"resample must be between 1 and 20, got {resample}")
         x0 = to_signed(images.float())
@@ -121,5 +146,6 @@ class DiffusionSampler:
         y = None if labels is None else sample_labels(labels, x0.shape[0], self.num_classes, generator, x0.device)
         with _progress(progress, steps, "inpaint") as bar:
             out = self._ddim_loop(unet, x, y, steps, guidance, known=(x0, mask), resample=resample,
-                                  generator=generator, bar=bar)
+                                  generator=generator, bar=bar, eta=eta,
+                                  step_noise=lambda: torch.randn(x.shape, generator=generator, device=x.device))
         return mask * from_signed(out) + (1 - mask) * images.float()
