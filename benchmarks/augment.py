@@ -37,9 +37,10 @@ from aigc.cli import main  # noqa: E402
 from aigc.data.images import load_image_source  # noqa: E402
 from aigc.tools.augment_cli import write_synthetic  # noqa: E402
 
-FULL = dict(per_class=60, synthetic=6000, gen_steps=2500, sample_steps=10, guidance=2.0, cnn_steps=2000, test=10_000,
+FULL = dict(per_class=60, synthetic=6000, gen_steps=2500, sample_steps=10, guidance=2.0, eta=1.0, cnn_steps=2000,
+            test=10_000,
             gen_args=["--image-size", "32", "--features", "32", "--batch-size", "64", "--lr", "1e-3", "--ema", "0.995"])
-TINY = dict(per_class=6, synthetic=60, gen_steps=3, sample_steps=2, guidance=1.0, cnn_steps=20, test=300,
+TINY = dict(per_class=6, synthetic=60, gen_steps=3, sample_steps=2, guidance=1.0, eta=1.0, cnn_steps=20, test=300,
             gen_args=["--image-size", "8", "--features", "8", "--batch-size", "16"])
 
 
@@ -124,7 +125,7 @@ def synthetic(root: Path, cfg: dict, generator: str | None) -> tuple[torch.Tenso
     if not (root / "synth").exists():
         start = time.perf_counter()
         report = write_synthetic(pipe, root / "synth", cfg["synthetic"], seed=1, steps=cfg["sample_steps"],
-                                 guidance=cfg["guidance"], watermark=False)
+                                 guidance=cfg["guidance"], eta=cfg["eta"], watermark=False)
         info.update(sample_s=time.perf_counter() - start, folders=report["folders"])
     data = load_image_source(f"folder:{root / 'synth'}", split="all", image_size=28, channels=1)
     # folder label i is the generator's class i, whose name is the real folder's digit
@@ -147,6 +148,9 @@ def main_(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-share", type=float, default=0.5,
                     help="share of each augmented batch drawn from the 600 real images (default 0.5)")
     ap.add_argument("--guidance", type=float, default=None, help=f"sampling guidance (default {FULL['guidance']})")
+    ap.add_argument("--eta", type=float, default=None,
+                    help=f"sampling step noise, 0 = deterministic DDIM, 1 = DDPM (default {FULL['eta']})")
+    ap.add_argument("--note", default="", help="a sentence stored with the figures")
     ap.add_argument("--gen-augment", default=None, metavar="SPEC",
                     help="train the generator with this --augment spec, e.g. affine:10:0.06:0.08 (limited-data "
                          "generative training augments its data, as ADA does for GANs; default none)")
@@ -159,7 +163,7 @@ def main_(argv: list[str] | None = None) -> int:
     cfg, start, cpu_start = dict(TINY if args.tiny else FULL), time.perf_counter(), time.process_time()
     if not 0 < args.real_share < 1:
         ap.error(f"--real-share must be in (0, 1), got {args.real_share}")
-    for key in ("gen_steps", "sample_steps", "cnn_steps", "guidance"):
+    for key in ("gen_steps", "sample_steps", "cnn_steps", "guidance", "eta"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     if args.gen_augment:
@@ -182,7 +186,8 @@ def main_(argv: list[str] | None = None) -> int:
               "seeds": seeds, "baseline_per_seed": base, "augmented_per_seed": both,
               "synthetic_only_accuracy": synth_only, "labelled": len(xr), "synthetic": len(xs), "test": len(xt),
               "cnn_steps": steps, "real_share": args.real_share,
-              **info, "sample_steps": cfg["sample_steps"], "guidance": cfg["guidance"], "tiny": args.tiny,
+              **info, "sample_steps": cfg["sample_steps"], "guidance": cfg["guidance"], "eta": cfg["eta"],
+              "tiny": args.tiny, "note": args.note,
               "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start,
               "machine": machine(), "command": command()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

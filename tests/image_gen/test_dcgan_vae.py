@@ -152,3 +152,58 @@ def test_conditional_vae_decodes_the_asked_class():
         vae.decode(nets, z)
     with pytest.raises(BadInputError, match="not class-conditional"):
         VAEObjective(VAEConfig(image_size=8, features=16)).sample(nets, g, n=2, labels=1)
+
+
+def _mixture_moments(w, mu, cov):
+    mean = (w[:, None] * mu).sum(0)
+    second = (w[:, None, None] * (cov + mu[:, :, None] * mu[:, None, :])).sum(0)
+    return mean, second - mean[:, None] * mean[None, :]
+
+
+def test_latent_prior_is_the_mixture_scikit_learn_fits_and_samples_its_moments():
+    from sklearn.mixture import GaussianMixture
+
+    torch.manual_seed(0)
+    vae = VAEObjective(VAEConfig(image_size=8, features=16, latent_dim=3, prior_components=3))
+    images = load_image_source("digits", image_size=8).images[:600]
+    figures = vae.fit_prior(vae.nets, images, seed=0)
+    assert figures["prior_components"] == 3
+    with torch.no_grad():
+        z = vae.nets["encoder"](images)[0].double().numpy()
+    ref = GaussianMixture(3, covariance_type="full", reg_covar=1e-6, random_state=0, max_iter=200).fit(z)
+    prior = vae.nets["decoder"].prior
+    assert prior.fitted
+    torch.testing.assert_close(prior.weights.double(), torch.from_numpy(ref.weights_), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(prior.means.double(), torch.from_numpy(ref.means_), rtol=1e-4, atol=1e-5)
+    cov = prior.scale_tril.double() @ prior.scale_tril.double().transpose(1, 2)
+    torch.testing.assert_close(cov, torch.from_numpy(ref.covariances_), rtol=1e-4, atol=1e-6)
+    # draws follow the mixture: sample mean and covariance against its closed-form moments
+    draws = prior.sample(60_000, torch.Generator().manual_seed(1)).double()
+    mean, var = _mixture_moments(torch.from_numpy(ref.weights_), torch.from_numpy(ref.means_),
+                                 torch.from_numpy(ref.covariances_))
+    scale = var.diagonal().sqrt()
+    assert ((draws.mean(0) - mean).abs() / scale).max() < 0.02
+    torch.testing.assert_close(torch.cov(draws.T), var, rtol=0.03, atol=0.03 * float(var.diagonal().max()))
+
+
+def test_a_vae_saved_without_a_prior_loads_and_samples_the_standard_normal():
+    vae = build("vae", 8)
+    old = {k: v for k, v in vae.nets["decoder"].state_dict().items() if not k.startswith("prior.")}
+    fresh = build("vae", 8)
+    fresh.nets["decoder"].load_state_dict(old, strict=True)  # a model directory from before the prior
+    assert not fresh.nets["decoder"].prior.fitted
+    expected = fresh.decode(fresh.nets, torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(fresh.sample(fresh.nets, torch.Generator().manual_seed(0), n=3), expected)
+
+
+def test_cli_trained_vae_samples_from_its_fitted_prior(tmp_path):
+    from aigc.cli import main
+
+    out = tmp_path / "vae"
+    assert main(["train", "image-gen", "--arch", "vae", "--data", "digits", "--image-size", "8", "--features", "16",
+                 "--latent-dim", "4", "--steps", "3", "--no-progress", "--out", str(out)]) == 0
+    pipe = aigc.load(str(out), device="cpu")
+    prior = pipe.nets["decoder"].prior
+    assert prior.fitted and prior.weights.shape == (20,) and abs(float(prior.weights.sum()) - 1) < 1e-6
+    z = prior.sample(5, torch.Generator().manual_seed(0))
+    assert torch.equal(pipe.generate(5, seed=0), pipe.objective.decode(pipe.nets, z))

@@ -80,4 +80,25 @@ def train(settings: ImageGenSettings, config: TrainConfig, out: str | os.PathLik
                        data=tensors, config=config, out=out, resume=resume, meta={"data": data.spec()})
     return run_training(task=TASK, architecture=settings.arch, settings=settings,
                         objective=lambda: cls(model_cfg), data=tensors, config=config, out=out,
-                        resume=resume, meta={"data": data.spec()})
+                        resume=resume, meta={"data": data.spec()}, after_fit=_fit_prior(data.images, config))
+
+
+def _fit_prior(images: Any, config: TrainConfig) -> Any:
+    """After training: objectives with ``fit_prior`` (the VAE's latent mixture) fit it on the
+    training images and the weights are written again. Not under DP-SGD, whose accounting covers
+    the gradient steps only."""
+
+    def after_fit(trainer: Any, summary: dict[str, Any]) -> None:
+        objective = trainer.objective
+        if not hasattr(objective, "fit_prior") or not trainer.dist.is_main:
+            return
+        if "dp" in config.extensions:
+            print("note: trained with DP-SGD, so sampling keeps the N(0, I) prior (a latent mixture fitted "
+                  "to the private images would spend privacy the accountant does not count)")
+            return
+        figures = objective.fit_prior(trainer.raw, images, seed=config.seed)
+        if figures:
+            trainer.write_weights()
+            summary.update(figures)
+
+    return after_fit

@@ -267,6 +267,13 @@ class Trainer:
             out.update({f"ema.{n}.{k}": v for k, v in ema.module.state_dict().items()})
         return out
 
+    def write_weights(self) -> None:
+        """Write model.safetensors from the networks as they are now (after a post-training fit,
+        e.g. a VAE's latent prior); the training checkpoint stays as the last step left it."""
+        if self.dist.is_main:
+            save_weights(self.out_dir / WEIGHTS_NAME, self._tensors(),
+                         metadata={"step": str(self.step), "aigc_version": __version__})
+
     def save_checkpoint(self, batcher: Batcher) -> None:
         root = self.out_dir / "train_state"
         tmp = root / f".tmp-{ckpt.step_dir_name(self.step)}"

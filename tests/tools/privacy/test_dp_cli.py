@@ -59,6 +59,16 @@ def test_dp_conditional_vae_makes_encoder_and_decoder_private(tmp_path):
     assert pipe.generate(4, seed=0, labels=[0, 1, 2, 3]).shape == (4, 1, 8, 8)
 
 
+def test_dp_vae_keeps_the_standard_normal_prior(tmp_path, capsys):
+    """The latent mixture is fitted to the training images after the gradient steps: outside the
+    DP-SGD accounting, so a private VAE does not fit it."""
+    import aigc
+
+    assert main([a for a in vae_argv(tmp_path / "vae") if a != "--cond"]) == 0
+    assert "keeps the N(0, I) prior" in capsys.readouterr().out
+    assert not aigc.load(str(tmp_path / "vae"), device="cpu").nets["decoder"].prior.fitted
+
+
 def test_dp_networks_may_not_leave_a_data_reading_network_public(tmp_path, capsys):
     assert main(vae_argv(tmp_path / "vae", "--dp-networks", "encoder")) == 2
     err = capsys.readouterr().err.strip().splitlines()
