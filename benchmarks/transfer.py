@@ -7,7 +7,7 @@ the same CPU budget?
     FID of generated images against the Fashion-MNIST test set, in the fashion-mnist domain-CNN
     features of ``aigc.metrics`` (the MNIST-domain features' twin).
 (b) Text: a char GPT trained on tinyshakespeare, then moved onto another English text — Python's
-    own documentation (``pydoc_data.topics``, the project's builtin:pydoc corpus; /work-style data
+    own documentation (``pydoc_data.topics``, the project's builtin:pydoc corpus; the shared data
     folders hold no other English text) — by full fine-tuning, by LoRA adapters, and from scratch,
     each for ``--finetune-s`` CPU seconds. Validation perplexity on the held-out last 10 % of the
     new text, and the adapter file's size. The new text is restricted to tinyshakespeare's
