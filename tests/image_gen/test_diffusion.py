@@ -68,7 +68,8 @@ def test_ddim_step_with_eta_one_is_the_ddpm_posterior():
     # mean (sqrt(a_{t-1}) b_t x0 + sqrt(alpha_t) (1 - a_{t-1}) x_t) / (1 - a_t), variance (1 - a_{t-1}) b_t / (1 - a_t)
     s = NoiseSchedule.linear(100)
     g = torch.Generator().manual_seed(1)
-    x0, eps, z = torch.rand(2, 1, 4, 4, generator=g) * 2 - 1, torch.randn(2, 1, 4, 4, generator=g), torch.randn(2, 1, 4, 4, generator=g)
+    x0 = torch.rand(2, 1, 4, 4, generator=g) * 2 - 1
+    eps, z = torch.randn(2, 1, 4, 4, generator=g), torch.randn(2, 1, 4, 4, generator=g)
     for t_int in (1, 40, 99):
         t, t_prev = torch.full((2,), t_int), torch.full((2,), t_int - 1)
         x_t = s.q_sample(x0, t, eps)
