@@ -184,6 +184,11 @@ def test_latent_prior_is_the_mixture_scikit_learn_fits_and_samples_its_moments()
     scale = var.diagonal().sqrt()
     assert ((draws.mean(0) - mean).abs() / scale).max() < 0.02
     torch.testing.assert_close(torch.cov(draws.T), var, rtol=0.03, atol=0.03 * float(var.diagonal().max()))
+    # a tiny dataset fits fewer components (two images each) instead of failing after training
+    small = VAEObjective(VAEConfig(image_size=8, features=16, latent_dim=3, prior_components=3))
+    assert small.fit_prior(small.nets, images[:4], seed=0)["prior_components"] == 2
+    assert (small.nets["decoder"].prior.weights > 0).sum() == 2
+    assert small.fit_prior(small.nets, images[:1], seed=0) == {}
 
 
 def test_a_vae_saved_without_a_prior_loads_and_samples_the_standard_normal():
