@@ -9,6 +9,9 @@ PSNR). Models:
 - ``convlstm`` and ``simvp``: trained through ``aigc.video.train.train`` (the CLI's code path) for
   ``--budget`` process-CPU seconds each, in segments; after each segment the model is scored on the
   first ``--curve-size`` test sequences, giving the MSE-vs-CPU-time curve;
+- ``simvp_conv``: SimVP with the dense-convolution translator (``--translator conv``, 7.6 M
+  parameters) trained under bf16 autocast: on a CPU with AMX its 3x3 convolutions run ~10x faster
+  than in fp32, so it trains a model 11x the size of ``simvp`` at 0.65x its CPU time per step;
 - ``interp``: middle-frame prediction (frames t, t+2 -> t+1) against a linear blend, same test set;
 - ``diffusion`` (not in the default list): class-conditional 32x32 x 16-frame clips of one digit,
   scored by the Fréchet distance in the features of a ``clip-classifier`` trained for a quarter of
@@ -57,17 +60,30 @@ from aigc.video.train import VideoSettings, train  # noqa: E402
 ANCHORS = {"ConvLSTM-S": {"mse": 29.80, "ssim": 0.929}, "SimVP": {"mse": 32.15, "ssim": 0.927},
            "PredRNN++": {"mse": 22.06, "ssim": 0.951},
            "PredRNN++ (2000 epochs)": {"mse": 14.07, "ssim": 0.970}}
-# per architecture: batch size and learning rate for a short CPU run
+# benchmark model name -> (architecture, VideoSettings fields); other names are architectures
+VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"})}
+# per model: batch size, learning rate (and precision) for a short CPU run; simvp_conv's dense
+# convolutions run in bf16 (AMX): on a CPU without it, pass --fp32 (and expect ~3.5x the step time)
 RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 16, "lr": 1e-3},
+           "simvp_conv": {"batch_size": 16, "lr": 1e-3, "precision": "bf16"},
            "interp": {"batch_size": 32, "lr": 1e-3}, "diffusion": {"batch_size": 32, "lr": 1e-3},
            "clip-classifier": {"batch_size": 32, "lr": 2e-3}}
 
 
-def _seconds_per_step(arch: str, data: str, work: Path, seed: int) -> float:
+def _settings(name: str, **fields) -> VideoSettings:
+    arch, extra = VARIANTS.get(name, (name, {}))
+    return VideoSettings(arch=arch, **extra, **fields)
+
+
+def _recipe(name: str, args: argparse.Namespace) -> dict:
+    return {**RECIPES[name], **({"precision": "fp32"} if args.fp32 else {})}
+
+
+def _seconds_per_step(name: str, args: argparse.Namespace, work: Path) -> float:
     """Process-CPU seconds per optimizer step, from a 6-step probe (the first step is not timed)."""
-    settings = VideoSettings(arch=arch, data=data, sequences=256, validate=False)
-    probe = work / f"probe-{arch}"
-    cfg = TrainConfig(steps=1, progress=False, seed=seed, **RECIPES[arch])
+    settings = _settings(name, data=args.data, sequences=256, validate=False)
+    probe = work / f"probe-{name}"
+    cfg = TrainConfig(steps=1, progress=False, seed=args.seed, **_recipe(name, args))
     train(settings, cfg, probe)
     start = time.process_time()
     train(settings, cfg.replace(steps=6), probe, resume=True)
@@ -75,17 +91,17 @@ def _seconds_per_step(arch: str, data: str, work: Path, seed: int) -> float:
     return max(1e-3, (time.process_time() - start) / 5)
 
 
-def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget: float | None = None,
+def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget: float | None = None,
                  score: bool = True) -> dict:
-    """Train ``arch`` for ``budget`` CPU seconds in ``args.segments`` pieces, scoring each."""
+    """Train ``name`` for ``budget`` CPU seconds in ``args.segments`` pieces, scoring each."""
     budget = args.budget if budget is None else budget
-    out, state_file = work / arch, work / arch / "bench_state.json"
+    out, state_file = work / name, work / name / "bench_state.json"
     state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
-    steps = state["steps"] if state else max(2, int(budget / _seconds_per_step(arch, args.data, work, args.seed)))
-    settings = VideoSettings(arch=arch, data=args.data, sequences=args.sequences, validate=False)
+    steps = state["steps"] if state else max(2, int(budget / _seconds_per_step(name, args, work)))
+    settings = _settings(name, data=args.data, sequences=args.sequences, validate=False)
     config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
                          grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
-                         time_limit_clock="cpu", **RECIPES[arch])
+                         time_limit_clock="cpu", **_recipe(name, args))
     cpu, curve, summary, first = 0.0, [], {}, 0
     if state:  # --resume: continue after the last finished segment (its checkpoint, CPU time and curve)
         cpu, curve, first = state["cpu_s"], state["curve"], state["segment"] + 1
@@ -109,14 +125,14 @@ def train_scored(arch: str, args: argparse.Namespace, frames, work: Path, budget
         point.update({k: scores[k] for k in ("ssim", "psnr", "blend_psnr") if k in scores})
         curve.append(point)
         atomic_write_json(state_file, {"cpu_s": cpu, "curve": curve, "steps": steps, "segment": seg})
-        print(f"{arch}: {point}", file=sys.stderr, flush=True)
+        print(f"{name}: {point}", file=sys.stderr, flush=True)
     pipe = load_pipeline(out, device="cpu")
     final = evaluate_model(pipe.objective, pipe.nets, frames, progress=not args.quiet)
     if pipe.kind == "prediction":  # the first test sequence, for the contact sheet
-        SHEET[arch] = pipe.predict(_first_clip(frames)[:10], frames=10)
+        SHEET[name] = pipe.predict(_first_clip(frames)[:10], frames=10)
     return {**final, "cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "planned_steps": steps,
             "model": pipe.config["model"], "train": {k: pipe.config["train"][k] for k in
-                                                      ("batch_size", "lr", "schedule", "seed")},
+                                                      ("batch_size", "lr", "schedule", "seed", "precision")},
             "curve": curve, "curve_sequences": len(curve_frames),
             **({"resumed_after_segment": state["segment"]} if state else {})}
 
@@ -159,7 +175,7 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int) -> 
     for part in parts[1:]:
         result.update({k: v for k, v in part.items() if isinstance(v, dict) and "mse" in v})
     frames = test_set(test_size)
-    for name in ("convlstm", "simvp"):
+    for name in ("convlstm", "simvp", "simvp_conv"):
         found = [Path(d) / name for d in model_dirs if (Path(d) / name / "config.json").exists()]
         if name in result and found:
             SHEET[name] = load_pipeline(found[0], device="cpu").predict(_first_clip(frames)[:10], frames=10)
@@ -171,7 +187,7 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int) -> 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,interp")
+    ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,simvp_conv,interp")
     ap.add_argument("--budget", type=float, default=3600, help="process-CPU seconds of training per model")
     ap.add_argument("--budgets", default="",
                     help="per-model overrides of --budget, e.g. convlstm=900,interp=300")
@@ -183,6 +199,7 @@ def main() -> int:
     ap.add_argument("--gen-clips", type=int, default=500, help="clips compared for the diffusion FVD")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fp32", action="store_true", help="train every model in fp32 (for CPUs without bf16 units)")
     ap.add_argument("--work", default=None, help="keep the trained models here (default: a temporary folder)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--resume", action="store_true",

@@ -122,6 +122,23 @@ def test_every_video_output_carries_the_watermark(models, clip_gif, tmp_path):
     assert verify(smooth).found and read_recipe(smooth)["factor"] == 2
 
 
+def test_conv_translator_trains_in_bf16_and_predicts(models, clip_gif, tmp_path, capsys):
+    out = tmp_path / "conv"
+    assert main(["train", "video", "--arch", "simvp", "--translator", "conv", "--precision", "bf16", *TRAIN,
+                 "--layers", "1", "--out", str(out)]) == 0
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["model"]["translator"] == "conv" and stored["model"]["hid_s"] == 64
+    assert stored["train"]["precision"] == "bf16"
+    assert main(["predict", str(out), "--context", str(clip_gif[0]), "--frames", "3",
+                 "--out", str(tmp_path / "f.gif")]) == 0
+    assert len(read_video(tmp_path / "f.gif")) == 3
+    capsys.readouterr()
+    assert main(["train", "video", "--arch", "interp", "--translator", "conv", *TRAIN,
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--translator is a simvp setting" in err and len(err.splitlines()) == 1
+
+
 def test_bad_inputs_end_with_one_line(models, clip_gif, tmp_path, capsys):
     bad = tmp_path / "bad.gif"
     bad.write_bytes(b"GIF89a broken")

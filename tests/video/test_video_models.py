@@ -13,11 +13,13 @@ from aigc.video.generation import ClipDiffusionObjective, ddim_sample
 from aigc.video.evaluate import copy_last_frame
 from aigc.video.interp import InterpConfig
 from aigc.video.objectives import ConvLSTMObjective, InterpolationObjective, SimVPObjective, batch_frames
-from aigc.video.simvp import SimVPConfig
+from aigc.video.simvp import CONV_PRESET, ConvTranslatorBlock, SimVPConfig
 
 TINY = {
     "convlstm": (ConvLSTMObjective, ConvLSTMConfig(image_size=16, context=3, future=2, hidden=8, layers=2)),
     "simvp": (SimVPObjective, SimVPConfig(image_size=16, context=3, future=2, hid_s=8, hid_t=16, blocks=1)),
+    "simvp-conv": (SimVPObjective, SimVPConfig(image_size=16, context=3, future=2, hid_s=8, hid_t=16, blocks=2,
+                                               translator="conv")),
     "interp": (InterpolationObjective, InterpConfig(image_size=16, width=8, blocks=2)),
     "diffusion": (ClipDiffusionObjective, ClipDiffusionConfig(image_size=16, frames=4, width=16, blocks=2,
                                                              timesteps=100)),
@@ -54,6 +56,11 @@ def _build(name: str, seed: int = 0):
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_loss_finite_and_gradients_reach_every_parameter(name):
     obj = _build(name)
+    if name == "simvp-conv":  # its blocks' second convolutions start at zero: one step opens them
+        opt = obj.configure_optimizers(obj.nets, 1e-2)["model"]
+        obj.training_step(obj.nets, _batch(), Ctx())["loss"].backward()
+        opt.step()
+        opt.zero_grad()
     out = obj.training_step(obj.nets, _batch(), Ctx())
     assert torch.isfinite(out["loss"])
     out["loss"].backward()
@@ -76,7 +83,7 @@ def test_a_few_steps_lower_the_loss(name):
     assert losses[-1] < 0.7 * losses[0]
 
 
-@pytest.mark.parametrize("name", ["convlstm", "simvp"])
+@pytest.mark.parametrize("name", ["convlstm", "simvp", "simvp-conv"])
 def test_prediction_shapes_range_and_long_horizons(name):
     obj = _build(name)
     context = batch_frames(_batch(2))[:, :3]
@@ -97,6 +104,59 @@ def test_convlstm_feeds_back_its_own_predictions():
         given = obj.nets["model"](torch.cat([context, out[:, 2:3]], 1), 1)
     assert out.shape == (2, 4, 1, 16, 16)
     torch.testing.assert_close(given[:, -1], out[:, -1])
+
+
+def test_conv_translator_block_starts_as_the_identity():
+    block = ConvTranslatorBlock(8)
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(block(x), x, rtol=0, atol=0)
+
+
+def test_simvp_conv_bf16_step_matches_fp32():
+    """The benchmark trains simvp_conv under bf16 autocast: its loss and gradient must be the fp32 ones
+    to bf16 precision (a wrong layout or dtype would show here)."""
+    obj = _build("simvp-conv")
+    batch = _batch(4)
+    grads, losses = {}, {}
+    for precision, enabled in (("fp32", False), ("bf16", True)):
+        obj.nets["model"].zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            loss = obj.training_step(obj.nets, batch, Ctx())["loss"]
+        loss.float().backward()
+        losses[precision] = float(loss.detach())
+        grads[precision] = torch.cat([p.grad.flatten() for p in obj.nets["model"].parameters()
+                                      if p.grad is not None])
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=2e-2)
+    cosine = torch.nn.functional.cosine_similarity(grads["bf16"], grads["fp32"], dim=0)
+    assert cosine > 0.99
+
+
+def test_simvp_conv_weights_round_trip_through_safetensors(tmp_path):
+    from aigc.core.modeldir import load_weights, save_weights
+
+    obj = _build("simvp-conv")
+    net = obj.nets["model"]
+    assert net.blocks[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    save_weights(tmp_path / "w.safetensors", net.state_dict())
+    fresh = _build("simvp-conv", seed=1).nets["model"]
+    fresh.load_state_dict(load_weights(tmp_path / "w.safetensors"))
+    context = batch_frames(_batch(2))[:, :3]
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(context), net(context))
+
+
+def test_translator_settings():
+    from aigc.video.train import VideoSettings, build_objective
+
+    with pytest.raises(BadInputError, match="translator"):
+        SimVPConfig(translator="lstm")
+    with pytest.raises(BadInputError, match="simvp setting"):
+        VideoSettings(arch="convlstm", translator="conv")
+    cfg = build_objective(VideoSettings(arch="simvp", translator="conv")).config
+    assert (cfg.translator, cfg.hid_s, cfg.hid_t, cfg.blocks) == ("conv", *CONV_PRESET.values())
+    cfg = build_objective(VideoSettings(arch="simvp", translator="conv", width=64, layers=2)).config
+    assert (cfg.hid_t, cfg.blocks) == (64, 2)  # --width / --layers win over the preset
+    assert build_objective(VideoSettings(arch="simvp")).config.translator == "tau"
 
 
 def test_simvp_rejects_wrong_context_length():

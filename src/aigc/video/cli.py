@@ -48,6 +48,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="convlstm layers (3) / simvp translator blocks (4) / interp blocks (4) / "
                         "diffusion blocks (3)")
     g.add_argument("--patch", type=positive_int, default=None, help="pixels per side of a patch (4)")
+    g.add_argument("--translator", choices=("tau", "conv"), default="tau",
+                   help="simvp's middle: tau = large-kernel depthwise attention (128 wide, 4 blocks; "
+                        "fastest in fp32); conv = residual dense 3x3 convolutions (256 wide, 6 blocks, "
+                        "64 frame features): with --precision bf16 on a CPU with AMX (Intel Xeon 4th "
+                        "generation or later) it trains ~1.5x faster per step at 11x the size and "
+                        "reaches a lower error in the same CPU time; without AMX stay with tau")
     p.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip scoring 256 held-out sequences after training")
     p.set_defaults(steps=3000, batch_size=16, lr=1e-3)

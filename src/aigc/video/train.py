@@ -39,6 +39,7 @@ class VideoSettings:
     width: int | None = None  # convlstm hidden / simvp translator width / interp width
     layers: int | None = None  # convlstm layers / simvp translator blocks / interp blocks
     patch: int | None = None
+    translator: str = "tau"  # simvp: "tau" or "conv" (see aigc.video.simvp)
     validate: bool = True
 
     def __post_init__(self) -> None:
@@ -54,6 +55,10 @@ class VideoSettings:
                                 f"{self.context} and {self.future}")
         if not 2 <= self.frames <= 100:
             raise BadInputError(f"--frames must be between 2 and 100, got {self.frames}")
+        if self.translator not in ("tau", "conv"):
+            raise BadInputError(f"--translator must be tau or conv, got {self.translator!r}")
+        if self.translator != "tau" and self.arch != "simvp":
+            raise BadInputError(f"--translator is a simvp setting; --arch {self.arch} has none")
 
 
 def build_objective(settings: VideoSettings) -> Any:
@@ -62,6 +67,10 @@ def build_objective(settings: VideoSettings) -> Any:
     fields: dict[str, Any] = {}
     if settings.arch in ("convlstm", "simvp"):
         fields.update(context=settings.context, future=settings.future)
+    if settings.arch == "simvp" and settings.translator == "conv":
+        from aigc.video.simvp import CONV_PRESET
+
+        fields.update(translator="conv", **CONV_PRESET)
     elif settings.arch in ("diffusion", "clip-classifier"):
         fields.update(frames=settings.frames)
     for flag, value, table in (("--width", settings.width, _WIDTH), ("--layers", settings.layers, _LAYERS)):
