@@ -17,7 +17,8 @@ PSNR). Models:
   scored by the Fréchet distance in the features of a ``clip-classifier`` trained for a quarter of
   the budget, next to the real-vs-real floor, and by the classifier's accuracy on the conditioning.
 
-Also writes ``<out>_sheet.png``: the first test sequence (context | truth) and each model's prediction.
+Also writes ``<out>_sheet.png``: the first test sequence (context | truth) and each model's prediction;
+with ``diffusion``, ``<out>_generated.png``: one generated clip per digit class.
 
 OpenSTL anchors (200 GPU-epochs): ConvLSTM-S 29.80 / 0.929, SimVP 32.15 / 0.927, PredRNN++ 22.06 /
 0.951. Goal within 60 CPU-min per model: MSE <= 45 and well under copy-last-frame.
@@ -61,12 +62,14 @@ ANCHORS = {"ConvLSTM-S": {"mse": 29.80, "ssim": 0.929}, "SimVP": {"mse": 32.15, 
            "PredRNN++": {"mse": 22.06, "ssim": 0.951},
            "PredRNN++ (2000 epochs)": {"mse": 14.07, "ssim": 0.970}}
 # benchmark model name -> (architecture, VideoSettings fields); other names are architectures
-VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"})}
+VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"}),
+            "diffusion": ("diffusion", {"layers": 4})}  # dilations 1, 2, 4, 8: every frame sees all 16
 # per model: batch size, learning rate (and precision) for a short CPU run; simvp_conv's dense
-# convolutions run in bf16 (AMX): on a CPU without it, pass --fp32 (and expect ~3.5x the step time)
+# convolutions (3.6x) and the diffusion denoiser (2x) train in bf16 on a CPU with AMX; without it pass --fp32
 RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 16, "lr": 1e-3},
            "simvp_conv": {"batch_size": 16, "lr": 1e-3, "precision": "bf16"},
-           "interp": {"batch_size": 32, "lr": 1e-3}, "diffusion": {"batch_size": 32, "lr": 1e-3},
+           "interp": {"batch_size": 32, "lr": 1e-3},
+           "diffusion": {"batch_size": 32, "lr": 1e-3, "precision": "bf16"},
            "clip-classifier": {"batch_size": 32, "lr": 2e-3}}
 
 
@@ -151,29 +154,49 @@ def write_sheet(frames, path: Path) -> None:
     save_contact_sheet(path, clip[:10], clip[10:], preds, {"benchmark": "video_mmnist", "sequence": 0})
 
 
+def write_generated_sheet(pipe, path: Path, *, seed: int = 0, steps: int = 30, guidance: float = 2.0) -> Path:
+    """One generated clip per class (rows "zero" .. "nine"), frames left to right."""
+    from aigc.core.artifacts import save_png
+    from aigc.video.artifacts import contact_sheet
+
+    n = max(1, pipe.objective.config.num_classes)
+    labels = list(range(n)) if pipe.objective.config.num_classes else None
+    clips = pipe.generate(n, seed=seed, labels=labels, steps=steps, guidance=guidance)
+    meta = {"benchmark": "video_mmnist", "rows": "one clip per class, 0 to 9", "seed": seed, "steps": steps,
+            "guidance": guidance}
+    return save_png(path, contact_sheet(list(clips)), meta, scale_to=800)
+
+
 def train_generation(args: argparse.Namespace, work: Path) -> dict:
     """The clip classifier (a quarter of the budget), then the diffusion model, then FVD."""
     from aigc.video.evaluate import evaluate_generation
 
     clf = train_scored("clip-classifier", args, None, work, budget=args.budget / 4, score=False)
     gen = train_scored("diffusion", args, None, work, score=False)
+    write_generated_sheet(load_pipeline(gen["out"], device="cpu"),
+                          Path(args.out).with_name(Path(args.out).stem + "_generated.png"))
     source = "digits" if args.data == "moving-digits" else "mnist"
     scores = evaluate_generation(load_pipeline(gen["out"], device="cpu"), load_pipeline(clf["out"], device="cpu"),
                                  n=args.gen_clips, steps=30, guidance=2.0, source=source,
                                  progress=not args.quiet)
-    return {**scores, "cpu_s": gen["cpu_s"], "steps": gen["steps"],
+    config = load_pipeline(gen["out"], device="cpu").config
+    return {**scores, "cpu_s": gen["cpu_s"], "steps": gen["steps"], "model": config["model"],
+            "train": {k: config["train"][k] for k in ("batch_size", "lr", "schedule", "seed", "precision")},
             "classifier": {"cpu_s": clf["cpu_s"], "steps": clf["steps"],
                            "train_accuracy": clf["logs"].get("accuracy")}}
 
 
-def merge(files: list[str], model_dirs: list[str], out: str, test_size: int) -> dict:
+def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, note: str = "") -> dict:
     """One result from runs split over processes (models are independent): rows joined, commands kept,
     and the contact sheet drawn from the trained models kept in the runs' ``--work`` folders."""
     parts = [json.loads(Path(f).read_text()) for f in files]
     result = {**parts[0], "command": [p["command"] for p in parts] + [command()],
               "budget_cpu_s": {k: v for p in parts for k, v in p["budget_cpu_s"].items() if k in p}}
     for part in parts[1:]:
-        result.update({k: v for k, v in part.items() if isinstance(v, dict) and "mse" in v})
+        result.update({k: v for k, v in part.items()
+                       if isinstance(v, dict) and ("mse" in v or "fvd_classifier" in v)})
+    if note:
+        result["note"] = note
     frames = test_set(test_size)
     for name in ("convlstm", "simvp", "simvp_conv"):
         found = [Path(d) / name for d in model_dirs if (Path(d) / name / "config.json").exists()]
@@ -208,6 +231,7 @@ def main() -> int:
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="join the results of runs split over processes into --out (with --models-from)")
     ap.add_argument("--models-from", default="", help="with --merge: the runs' --work folders, comma-separated")
+    ap.add_argument("--note", default="", help="with --merge: replaces the first file's note (how the runs were split)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "video_mmnist.json"))
     args = ap.parse_args()
     try:
@@ -216,7 +240,7 @@ def main() -> int:
         ap.error(f"--budgets wants model=seconds pairs separated by commas, got {args.budgets!r}")
     torch.set_num_threads(args.threads)
     if args.merge:
-        merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size)
+        merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size, args.note)
         print(f"wrote {args.out}")
         return 0
     frames = test_set(args.test_size)

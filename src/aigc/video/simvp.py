@@ -12,11 +12,13 @@ table it matches ConvLSTM-S at a fraction of the FLOPs. The layout:
     Guo et al. 2022, as TAU's spatial attention) with a channel gate, each followed by a 1x1 MLP —
     the receptive field (~25 latent cells) covers a digit's path over ten frames; or
   - ``"conv"`` residual blocks of two dense 3x3 convolutions (SimVP's first translator was
-    convolutional too, with Inception groups). Per FLOP this is the slower design, but dense
+    convolutional too, with Inception groups). It spends far more FLOPs than tau, but dense
     convolutions are what CPU matrix units run well: under bf16 autocast a CPU with AMX runs a
-    256-wide 3x3 convolution at ~1 TFLOP/s on one core against ~0.1 for the depthwise ones, so in
-    the same CPU time this translator is 11x larger and learns faster (see
-    ``benchmarks/video_mmnist.py``); its presets (:data:`CONV_PRESET`) are the benchmark's;
+    256-wide 3x3 convolution at ~1 TFLOP/s on one core (fp32: ~0.15; tau's depthwise
+    convolutions: a few GFLOP/s), so a translator 11x larger takes 0.65x the CPU time per step. On Moving MNIST it reached test MSE
+    68.7 in 48 CPU-minutes where the tau model in fp32 reached 86.0 in 55
+    (``benchmarks/video_mmnist.py``); :data:`CONV_PRESET` holds its sizes. Without AMX (or
+    avx512_bf16), bf16 is emulated and slow: keep ``tau``;
 - decoder, per future frame: 3x3 convs with a skip from the last context frame's encoder features,
   pixel-shuffle back to full size.
 """
