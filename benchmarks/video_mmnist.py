@@ -195,7 +195,8 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
     """One result from runs split over processes (models are independent): rows joined, commands kept,
     and the contact sheet drawn from the trained models kept in the runs' ``--work`` folders."""
     parts = [json.loads(Path(f).read_text()) for f in files]
-    result = {**parts[0], "command": [p["command"] for p in parts] + [command()],
+    commands = [c for p in parts for c in (p["command"] if isinstance(p["command"], list) else [p["command"]])]
+    result = {**parts[0], "command": commands + [command()],
               "budget_cpu_s": {k: v for p in parts for k, v in p["budget_cpu_s"].items() if k in p}}
     for part in parts[1:]:
         result.update({k: v for k, v in part.items()
