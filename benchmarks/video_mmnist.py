@@ -62,8 +62,7 @@ ANCHORS = {"ConvLSTM-S": {"mse": 29.80, "ssim": 0.929}, "SimVP": {"mse": 32.15, 
            "PredRNN++": {"mse": 22.06, "ssim": 0.951},
            "PredRNN++ (2000 epochs)": {"mse": 14.07, "ssim": 0.970}}
 # benchmark model name -> (architecture, VideoSettings fields); other names are architectures
-VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"}),
-            "diffusion": ("diffusion", {"layers": 4})}  # dilations 1, 2, 4, 8: every frame sees all 16
+VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"})}
 # per model: batch size, learning rate (and precision) for a short CPU run; simvp_conv's dense
 # convolutions (3.6x) and the diffusion denoiser (2x) train in bf16 on a CPU with AMX; without it pass --fp32
 RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 16, "lr": 1e-3},

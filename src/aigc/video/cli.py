@@ -46,7 +46,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "diffusion width (64)")
     g.add_argument("--layers", type=positive_int, default=None,
                    help="convlstm layers (3) / simvp translator blocks (4) / interp blocks (4) / "
-                        "diffusion blocks (3)")
+                        "diffusion blocks (4)")
     g.add_argument("--patch", type=positive_int, default=None, help="pixels per side of a patch (4)")
     g.add_argument("--translator", choices=("tau", "conv"), default="tau",
                    help="simvp's middle: tau = large-kernel depthwise attention (128 wide, 4 blocks; "

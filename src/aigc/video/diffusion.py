@@ -39,7 +39,7 @@ class ClipDiffusionConfig:
     frames: int = 16  # training clip length (sampling may ask for any length >= 2)
     patch: int = 4
     width: int = 64
-    blocks: int = 3
+    blocks: int = 4  # temporal dilations 1, 2, 4, 8: each frame sees all 16 (with 3, frames 8 apart never met)
     num_classes: int = 10  # 0 = unconditional
     p_uncond: float = 0.1  # class dropped for classifier-free guidance
     timesteps: int = 1000
