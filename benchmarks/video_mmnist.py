@@ -161,14 +161,15 @@ def write_sheet(frames, path: Path) -> None:
 def write_generated_sheet(pipe, path: Path, *, seed: int = 0, steps: int = 30, guidance: float = 2.0) -> Path:
     """One generated clip per class (rows "zero" .. "nine"), frames left to right."""
     from aigc.core.artifacts import save_png
-    from aigc.video.artifacts import contact_sheet
+    from aigc.data.images import DIGIT_NAMES
+    from aigc.video.artifacts import labelled_sheet
 
     n = max(1, pipe.objective.config.num_classes)
     labels = list(range(n)) if pipe.objective.config.num_classes else None
     clips = pipe.generate(n, seed=seed, labels=labels, steps=steps, guidance=guidance)
-    meta = {"benchmark": "video_mmnist", "rows": "one clip per class, 0 to 9", "seed": seed, "steps": steps,
-            "guidance": guidance}
-    return save_png(path, contact_sheet(list(clips)), meta, scale_to=800)
+    names = [DIGIT_NAMES[i] if i < len(DIGIT_NAMES) else str(i) for i in labels] if labels else ["any class"]
+    meta = {"benchmark": "video_mmnist", "rows": names, "seed": seed, "steps": steps, "guidance": guidance}
+    return save_png(path, labelled_sheet(list(clips), names), meta)
 
 
 def train_generation(args: argparse.Namespace, work: Path) -> dict:

@@ -12,7 +12,7 @@ from PIL import Image
 from aigc.core.errors import BadInputError
 from aigc.data.video import read_video, write_ffmpeg
 from aigc.core.artifacts import read_recipe
-from aigc.video.artifacts import contact_sheet, save_video
+from aigc.video.artifacts import contact_sheet, label_rows, save_video
 
 
 @pytest.fixture
@@ -93,6 +93,18 @@ def test_bad_inputs_name_the_file(clip, tmp_path):
         read_video(mixed)
     with pytest.raises(BadInputError, match="no such file"):
         read_video(tmp_path / "missing.gif")
+
+
+def test_row_labels_sit_left_of_their_rows():
+    sheet = np.full((3 * 40, 100, 1), 128, dtype=np.uint8)
+    out = label_rows(sheet, ["truth", "a longer name", "x"], pitch=40)
+    width = out.shape[1] - 100
+    assert out.shape[0] == 120 and width > 0 and (out[:, width:] == sheet).all()  # the sheet is untouched
+    for i in range(3):  # black text in each row's band of the label column, white elsewhere in it
+        band = out[i * 40:(i + 1) * 40, :width, 0]
+        assert band.min() < 64 and np.median(band) == 255
+    rgb = label_rows(np.zeros((40, 10, 3), dtype=np.uint8), ["a"], pitch=40)
+    assert rgb.shape[2] == 3 and rgb[:, :rgb.shape[1] - 10].min() < 64
 
 
 def test_contact_sheet_layout():

@@ -20,7 +20,8 @@ from aigc.core.artifacts import apply_watermark, finish_recipe, save_gif, save_m
 from aigc.core.errors import BadInputError
 from aigc.data.video import write_ffmpeg
 
-__all__ = ["frames_to_uint8", "save_video", "contact_sheet", "save_contact_sheet", "VIDEO_OUTPUTS", "FRAME_NAME"]
+__all__ = ["frames_to_uint8", "save_video", "contact_sheet", "label_rows", "labelled_sheet", "save_contact_sheet",
+           "VIDEO_OUTPUTS", "FRAME_NAME"]
 
 VIDEO_OUTPUTS = (".gif", ".mp4", ".webm", ".mkv", ".mov")
 FRAME_NAME = "frame_{:05d}.png"
@@ -95,5 +96,34 @@ def save_contact_sheet(path: str | Path, context: torch.Tensor, truth: torch.Ten
     blank = torch.ones_like(context)
     rows = [torch.cat([context, truth]) if truth is not None else context]
     rows += [torch.cat([blank, pred]) for pred in predictions.values()]
-    meta = {**dict(recipe or {}), "rows": ["context | truth", *predictions]}
-    return save_png(path, contact_sheet(rows), meta, scale_to=scale_to)
+    names = ["context | truth" if truth is not None else "context", *predictions]
+    meta = {**dict(recipe or {}), "rows": names}
+    return save_png(path, labelled_sheet(rows, names, scale_to=scale_to), meta)
+
+
+def labelled_sheet(rows: Sequence[torch.Tensor], names: Sequence[str], *, scale_to: int | None = 800,
+                   gap: int = 2) -> np.ndarray:
+    """:func:`contact_sheet` of ``rows`` enlarged (nearest neighbour, whole factors) towards
+    ``scale_to`` pixels, with each row's name written on its left."""
+    sheet = contact_sheet(rows, gap=gap)
+    scale = max(1, -(-scale_to // max(sheet.shape[:2]))) if scale_to else 1
+    sheet = sheet.repeat(scale, axis=0).repeat(scale, axis=1)
+    return label_rows(sheet, names, pitch=(rows[0].shape[-2] + gap) * scale, top=gap * scale)
+
+
+def label_rows(sheet: np.ndarray, names: Sequence[str], *, pitch: int, top: int = 0) -> np.ndarray:
+    """``sheet`` (H, W, C) uint8 with a white column on the left holding each row's name (black
+    text, vertically centred on rows ``pitch`` pixels apart starting at ``top``)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=max(9, min(16, pitch // 3)))
+    width = max(int(font.getlength(n)) for n in names) + 12 if names else 0
+    mode = "L" if sheet.shape[2] == 1 else "RGB"
+    canvas = Image.new(mode, (sheet.shape[1] + width, sheet.shape[0]), 255 if mode == "L" else (255,) * 3)
+    canvas.paste(Image.fromarray(sheet[..., 0] if mode == "L" else sheet), (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, name in enumerate(names):
+        draw.text((6, top + i * pitch + pitch // 2), name, fill=0 if mode == "L" else (0, 0, 0), font=font,
+                  anchor="lm")
+    out = np.asarray(canvas)
+    return out[..., None] if out.ndim == 2 else out
