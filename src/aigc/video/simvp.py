@@ -15,10 +15,10 @@ table it matches ConvLSTM-S at a fraction of the FLOPs. The layout:
     convolutional too, with Inception groups). It spends far more FLOPs than tau, but dense
     convolutions are what CPU matrix units run well: under bf16 autocast a CPU with AMX runs a
     256-wide 3x3 convolution at ~1 TFLOP/s on one core (fp32: ~0.15; tau's depthwise
-    convolutions: a few GFLOP/s), so a translator 11x larger takes 0.65x the CPU time per step. On Moving MNIST it reached test MSE
-    68.7 in 48 CPU-minutes where the tau model in fp32 reached 86.0 in 55
-    (``benchmarks/video_mmnist.py``); :data:`CONV_PRESET` holds its sizes. Without AMX (or
-    avx512_bf16), bf16 is emulated and slow: keep ``tau``;
+    convolutions: a few GFLOP/s), so a translator 11x larger takes 0.65x the CPU time per step.
+    On Moving MNIST it reached test MSE 68.7 in 48 CPU-minutes where the tau model in fp32
+    reached 86.0 in 55 (``benchmarks/video_mmnist.py``); :data:`CONV_PRESET` holds its sizes.
+    Without AMX (or avx512_bf16), bf16 is emulated and slow: keep ``tau``;
 - decoder, per future frame: 3x3 convs with a skip from the last context frame's encoder features,
   pixel-shuffle back to full size.
 """
@@ -65,7 +65,8 @@ class SimVPConfig:
 
 
 def _conv_block(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), group_norm(cout) if norm else nn.Identity(), nn.SiLU())
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), group_norm(cout) if norm else nn.Identity(),
+                         nn.SiLU())
 
 
 class TranslatorBlock(nn.Module):
