@@ -16,7 +16,7 @@ table it matches ConvLSTM-S at a fraction of the FLOPs. The layout:
     convolutions are what CPU matrix units run well: under bf16 autocast a CPU with AMX runs a
     256-wide 3x3 convolution at ~1 TFLOP/s on one core (fp32: ~0.15; tau's depthwise
     convolutions: a few GFLOP/s), so a translator 11x larger takes 0.65x the CPU time per step.
-    On Moving MNIST it reached test MSE 68.7 in 48 CPU-minutes where the tau model in fp32
+    On Moving MNIST it reached test MSE 66.3 in 60 CPU-minutes where the tau model in fp32
     reached 86.0 in 55 (``benchmarks/video_mmnist.py``); :data:`CONV_PRESET` holds its sizes.
     Without AMX (or avx512_bf16), bf16 is emulated and slow: keep ``tau``;
 - decoder, per future frame: 3x3 convs with a skip from the last context frame's encoder features,
