@@ -26,6 +26,12 @@ OpenSTL anchors (200 GPU-epochs): ConvLSTM-S 29.80 / 0.929, SimVP 32.15 / 0.927,
     OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 3600
     OMP_NUM_THREADS=1 python benchmarks/video_mmnist.py --budget 20 --test-size 200 --out /tmp/v.json
 
+On a GPU (``--device cuda``) budgets are wall-clock seconds of training (the GPU synchronised
+before each reading) and each row records its device; the default stays the CPU, so a GPU in the
+machine never changes what a CPU-minute figure means:
+
+    python benchmarks/video_mmnist.py --models simvp_conv --device cuda --budget 360 --batch-size 64
+
 Models are independent, so a run may be split over processes and joined (the sheet is drawn from the
 models kept in the runs' ``--work`` folders):
 
@@ -51,11 +57,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import command, machine  # noqa: E402
 
 from aigc.core.atomic import atomic_write_json  # noqa: E402
+from aigc.core.device import select_device  # noqa: E402
+from aigc.core.errors import BadInputError  # noqa: E402
 from aigc.core.pipeline import load_pipeline  # noqa: E402
 from aigc.data.moving_mnist import TEST_SEED, test_set  # noqa: E402
 from aigc.train.config import TrainConfig  # noqa: E402
-from aigc.video.evaluate import copy_last_frame, evaluate_model, evaluate_prediction  # noqa: E402
 from aigc.video.artifacts import save_contact_sheet  # noqa: E402
+from aigc.video.evaluate import copy_last_frame, evaluate_model, evaluate_prediction  # noqa: E402
 from aigc.video.train import VideoSettings, train  # noqa: E402
 
 ANCHORS = {"ConvLSTM-S": {"mse": 29.80, "ssim": 0.929}, "SimVP": {"mse": 32.15, "ssim": 0.927},
@@ -72,30 +80,41 @@ RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 1
            "clip-classifier": {"batch_size": 32, "lr": 2e-3}}
 
 
+def _clock(args: argparse.Namespace) -> float:
+    """Seconds that budgets count: process CPU time on the CPU, wall time (synchronised) on a GPU."""
+    if args.device.type == "cuda":
+        torch.cuda.synchronize(args.device)
+        return time.perf_counter()
+    return time.process_time()
+
+
 def _settings(name: str, **fields) -> VideoSettings:
     arch, extra = VARIANTS.get(name, (name, {}))
     return VideoSettings(arch=arch, **extra, **fields)
 
 
 def _recipe(name: str, args: argparse.Namespace) -> dict:
-    return {**RECIPES[name], **({"precision": "fp32"} if args.fp32 else {})}
+    overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+    return {**RECIPES[name], **overrides, **({"precision": "fp32"} if args.fp32 else {}),
+            "device": str(args.device)}
 
 
 def _seconds_per_step(name: str, args: argparse.Namespace, work: Path) -> float:
-    """Process-CPU seconds per optimizer step: two resumed probes of 4 and 12 steps after a first
+    """Budget seconds (:func:`_clock`) per optimizer step: two resumed probes of 4 and 12 steps after a first
     untimed one, differenced, so the fixed cost of a run (loading, data, writing) cancels (timing one
     short run put it into the steps: 0.53 s per simvp_conv step against 0.42 over the whole run)."""
     settings = _settings(name, data=args.data, sequences=256, validate=False)
     cfg = TrainConfig(steps=1, progress=False, seed=args.seed, checkpoint_every=10**9, **_recipe(name, args))
     took = []
-    for steps in (4, 12):
+    short, long = (4, 12) if args.device.type == "cpu" else (20, 100)  # a GPU step is ~100x shorter
+    for steps in (short, long):
         probe = work / f"probe-{name}-{steps}"
         train(settings, cfg, probe)
-        start = time.process_time()
+        start = _clock(args)
         train(settings, cfg.replace(steps=1 + steps), probe, resume=True)
-        took.append(time.process_time() - start)
+        took.append(_clock(args) - start)
         shutil.rmtree(probe)
-    return max(1e-3, (took[1] - took[0]) / 8)
+    return max(1e-4, (took[1] - took[0]) / (long - short))
 
 
 def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget: float | None = None,
@@ -108,8 +127,8 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
     settings = _settings(name, data=args.data, sequences=args.sequences, validate=False)
     config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
                          grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
-                         time_limit_clock="cpu", **_recipe(name, args))
-    cpu, curve, summary, first = 0.0, [], {}, 0
+                         time_limit_clock="wall" if args.device.type == "cuda" else "cpu", **_recipe(name, args))
+    cpu, cpu_only, curve, summary, first = 0.0, 0.0, [], {}, 0  # budget seconds; process CPU seconds
     if state:  # --resume: continue after the last finished segment (its checkpoint, CPU time and curve)
         cpu, curve, first = state["cpu_s"], state["curve"], state["segment"] + 1
         summary = {"step": curve[-1]["step"]}
@@ -120,28 +139,39 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
             break
         last = seg == args.segments - 1 or not score
         seg_cfg = config.replace(time_limit_s=left if last else budget / args.segments)
-        start = time.process_time()
+        start, start_cpu = _clock(args), time.process_time()
         summary = train(settings, seg_cfg, out, resume=seg > 0 or bool(state))
-        cpu += time.process_time() - start
+        cpu += _clock(args) - start
+        cpu_only += time.process_time() - start_cpu
         if not score:
             return {"cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "out": out,
                     "logs": summary.get("logs", {})}
-        pipe = load_pipeline(out, device="cpu")
-        scores = evaluate_model(pipe.objective, pipe.nets, curve_frames, progress=False)
+        pipe = load_pipeline(out, device=args.device)
+        scores = evaluate_model(pipe.objective, pipe.nets, curve_frames, device=args.device, progress=False)
         point = {"cpu_s": round(cpu, 1), "step": summary["step"], "mse": scores["mse"]}
         point.update({k: scores[k] for k in ("ssim", "psnr", "blend_psnr") if k in scores})
         curve.append(point)
         atomic_write_json(state_file, {"cpu_s": cpu, "curve": curve, "steps": steps, "segment": seg})
         print(f"{name}: {point}", file=sys.stderr, flush=True)
-    pipe = load_pipeline(out, device="cpu")
-    final = evaluate_model(pipe.objective, pipe.nets, frames, progress=not args.quiet)
+    pipe = load_pipeline(out, device=args.device)
+    final = evaluate_model(pipe.objective, pipe.nets, frames, device=args.device, progress=not args.quiet)
     if pipe.kind == "prediction":  # the first test sequence, for the contact sheet
-        SHEET[name] = pipe.predict(_first_clip(frames)[:10], frames=10)
-    return {**final, "cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "planned_steps": steps,
+        SHEET[_row(name, args)] = pipe.predict(_first_clip(frames)[:10], frames=10).cpu()
+    spent = ({"cpu_s": round(cpu, 1)} if args.device.type == "cpu" else
+             {"gpu_wall_s": round(cpu, 1), "cpu_s": round(cpu_only, 1), "device": _device_name(args.device)})
+    return {**final, **spent, "steps": summary.get("step", 0), "planned_steps": steps,
             "model": pipe.config["model"], "train": {k: pipe.config["train"][k] for k in
                                                       ("batch_size", "lr", "schedule", "seed", "precision")},
             "curve": curve, "curve_sequences": len(curve_frames),
             **({"resumed_after_segment": state["segment"]} if state else {})}
+
+
+def _row(name: str, args: argparse.Namespace) -> str:
+    return f"{name}_{args.tag}" if args.tag else name
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 SHEET: dict[str, torch.Tensor] = {}  # model -> its prediction of the first test sequence
@@ -197,7 +227,10 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
     parts = [json.loads(Path(f).read_text()) for f in files]
     commands = [c for p in parts for c in (p["command"] if isinstance(p["command"], list) else [p["command"]])]
     result = {**parts[0], "command": commands + [command()],
-              "budget_cpu_s": {k: v for p in parts for k, v in p["budget_cpu_s"].items() if k in p}}
+              "budget_cpu_s": {k: v for p in parts for k, v in p.get("budget_cpu_s", {}).items() if k in p}}
+    gpu = {k: v for p in parts for k, v in p.get("budget_gpu_wall_s", {}).items() if k in p}
+    if gpu:
+        result["budget_gpu_wall_s"] = gpu
     for part in parts[1:]:
         result.update({k: v for k, v in part.items()
                        if isinstance(v, dict) and ("mse" in v or "fvd_classifier" in v)})
@@ -228,6 +261,11 @@ def main() -> int:
     ap.add_argument("--gen-clips", type=int, default=500, help="clips compared for the diffusion FVD")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (default), cuda or auto; on a GPU --budget counts wall-clock seconds")
+    ap.add_argument("--tag", default="", help="suffix of the result rows' names (simvp_conv -> simvp_conv_TAG)")
+    ap.add_argument("--batch-size", type=int, default=None, help="override every trained model's batch size")
+    ap.add_argument("--lr", type=float, default=None, help="override every trained model's learning rate")
     ap.add_argument("--fp32", action="store_true", help="train every model in fp32 (for CPUs without bf16 units)")
     ap.add_argument("--work", default=None, help="keep the trained models here (default: a temporary folder)")
     ap.add_argument("--quiet", action="store_true")
@@ -245,6 +283,10 @@ def main() -> int:
     except ValueError:
         ap.error(f"--budgets wants model=seconds pairs separated by commas, got {args.budgets!r}")
     torch.set_num_threads(args.threads)
+    try:
+        args.device = select_device(args.device)
+    except BadInputError as exc:
+        ap.error(str(exc))
     if args.merge:
         merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size, args.note)
         print(f"wrote {args.out}")
@@ -254,22 +296,25 @@ def main() -> int:
               "test_set": {"sequences": int(len(frames)), "seed": TEST_SEED, "frames": 20,
                            "metric": "OpenSTL: MSE summed over the 64x64 frame, mean over frames and "
                                      "sequences; SSIM Gaussian sigma 1.5; PSNR data range 1"},
-              "budget_cpu_s": {name: budgets.get(name, args.budget) for name in args.models.split(",")}}
+              "budget_cpu_s": {_row(name, args): budgets.get(name, args.budget) for name in args.models.split(",")}}
+    if args.device.type != "cpu":  # budgets were GPU wall seconds
+        result["budget_gpu_wall_s"] = result.pop("budget_cpu_s")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="video-bench-"))
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+            row = _row(name, args)
             if name == "copy_last_frame":
                 start = time.process_time()
                 scores = evaluate_prediction(copy_last_frame, frames, progress=not args.quiet)
-                result[name] = {**scores, "cpu_s": 0.0, "eval_cpu_s": round(time.process_time() - start, 1)}
+                result[row] = {**scores, "cpu_s": 0.0, "eval_cpu_s": round(time.process_time() - start, 1)}
             elif name == "diffusion":
-                result[name] = train_generation(args, work)
+                result[row] = train_generation(args, work)
             else:
-                result[name] = train_scored(name, args, frames, work, budget=budgets.get(name))
+                result[row] = train_scored(name, args, frames, work, budget=budgets.get(name))
             keys = ("mse", "ssim", "psnr", "blend_psnr", "fvd_classifier", "fvd_floor_real_vs_real",
                     "conditional_accuracy")
-            summary = {k: round(result[name][k], 4) for k in keys if k in result[name]}
-            print(f"{name}: {summary}", flush=True)
+            summary = {k: round(result[row][k], 4) for k in keys if k in result[row]}
+            print(f"{row}: {summary}", flush=True)
             atomic_write_json(args.out, result)
         if SHEET:
             write_sheet(frames, Path(args.out).with_name(Path(args.out).stem + "_sheet.png"))
