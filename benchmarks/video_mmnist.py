@@ -232,8 +232,10 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
     if gpu:
         result["budget_gpu_wall_s"] = gpu
     for part in parts[1:]:
-        result.update({k: v for k, v in part.items()
-                       if isinstance(v, dict) and ("mse" in v or "fvd_classifier" in v)})
+        rows = {k: v for k, v in part.items() if isinstance(v, dict) and ("mse" in v or "fvd_classifier" in v)}
+        if part.get("machine") != result.get("machine"):  # e.g. a GPU row: it keeps the machine it ran on
+            rows = {k: {**v, "machine": part.get("machine")} for k, v in rows.items()}
+        result.update(rows)
     if note:
         result["note"] = note
     frames = test_set(test_size)
