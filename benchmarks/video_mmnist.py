@@ -238,7 +238,7 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
         result.update(rows)
     if note:
         result["note"] = note
-    frames = test_set(test_size)
+    frames = test_set(test_size) if model_dirs else None
     for name in ("convlstm", "simvp", "simvp_conv"):
         found = [Path(d) / name for d in model_dirs if (Path(d) / name / "config.json").exists()]
         if name in result and found:
