@@ -38,6 +38,8 @@ def _portable(arg: str) -> str:
     """An absolute path outside the repository reads ``$WORK/<name>``: results name no folder of the
     machine they ran on (``--out /tmp/x/a.json`` -> ``--out $WORK/a.json``)."""
     flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if "," in value:  # a list of paths (--models-from A,B): each one on its own
+        return f"{flag}{eq}" + ",".join(_portable(v) for v in value.split(","))
     if not value.startswith(("/", "~")):
         return arg
     path = os.path.abspath(os.path.expanduser(value))

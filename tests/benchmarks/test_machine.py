@@ -32,3 +32,10 @@ def test_command_hides_outside_paths_and_keeps_repo_relative(machine_module, mon
 def test_command_keeps_relative_arguments(machine_module, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--models", "a,b", "--lr=1e-3"])
     assert machine_module.command() == "python benchmarks/x.py --models a,b --lr=1e-3"
+
+
+def test_command_scrubs_each_path_of_a_comma_list(machine_module, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--models-from", f"{tmp_path}/a,{tmp_path}/b/",
+                                      f"--keep={ROOT}/benchmarks/results,rel", "--models", "a,b"])
+    assert machine_module.command() == ("python benchmarks/x.py --models-from $WORK/a,$WORK/b "
+                                        "--keep=benchmarks/results,rel --models a,b")
