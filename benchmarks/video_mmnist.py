@@ -84,8 +84,9 @@ def _clock(args: argparse.Namespace) -> float:
     """Seconds that budgets count: process CPU time on the CPU, wall time (synchronised) on a GPU."""
     if args.device.type == "cuda":
         torch.cuda.synchronize(args.device)
-        return time.perf_counter()
-    return time.process_time()
+    elif args.device.type == "mps":
+        torch.mps.synchronize()
+    return time.process_time() if args.device.type == "cpu" else time.perf_counter()
 
 
 def _settings(name: str, **fields) -> VideoSettings:
@@ -100,9 +101,10 @@ def _recipe(name: str, args: argparse.Namespace) -> dict:
 
 
 def _seconds_per_step(name: str, args: argparse.Namespace, work: Path) -> float:
-    """Budget seconds (:func:`_clock`) per optimizer step: two resumed probes of 4 and 12 steps after a first
-    untimed one, differenced, so the fixed cost of a run (loading, data, writing) cancels (timing one
-    short run put it into the steps: 0.53 s per simvp_conv step against 0.42 over the whole run)."""
+    """Budget seconds (:func:`_clock`) per optimizer step: two resumed probes (4 and 12 steps on the
+    CPU) after a first untimed one, differenced, so the fixed cost of a run (loading, data, writing)
+    cancels (timing one short run put it into the steps: 0.53 s per simvp_conv step against 0.42 over
+    the whole run)."""
     settings = _settings(name, data=args.data, sequences=256, validate=False)
     cfg = TrainConfig(steps=1, progress=False, seed=args.seed, checkpoint_every=10**9, **_recipe(name, args))
     took = []
@@ -127,7 +129,7 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
     settings = _settings(name, data=args.data, sequences=args.sequences, validate=False)
     config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
                          grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
-                         time_limit_clock="wall" if args.device.type == "cuda" else "cpu", **_recipe(name, args))
+                         time_limit_clock="cpu" if args.device.type == "cpu" else "wall", **_recipe(name, args))
     cpu, cpu_only, curve, summary, first = 0.0, 0.0, [], {}, 0  # budget seconds; process CPU seconds
     if state:  # --resume: continue after the last finished segment (its checkpoint, CPU time and curve)
         cpu, curve, first = state["cpu_s"], state["curve"], state["segment"] + 1
@@ -264,7 +266,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu",
-                    help="cpu (default), cuda or auto; on a GPU --budget counts wall-clock seconds")
+                    help="cpu (default), cuda, mps or auto; on a GPU --budget counts wall-clock seconds")
     ap.add_argument("--tag", default="", help="suffix of the result rows' names (simvp_conv -> simvp_conv_TAG)")
     ap.add_argument("--batch-size", type=int, default=None, help="override every trained model's batch size")
     ap.add_argument("--lr", type=float, default=None, help="override every trained model's learning rate")
