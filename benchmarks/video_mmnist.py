@@ -254,7 +254,8 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,simvp_conv,interp")
-    ap.add_argument("--budget", type=float, default=3600, help="seconds of training per model: process CPU seconds (on a GPU: wall seconds)")
+    ap.add_argument("--budget", type=float, default=3600,
+                    help="seconds of training per model: process CPU seconds (on a GPU: wall seconds)")
     ap.add_argument("--budgets", default="",
                     help="per-model overrides of --budget, e.g. convlstm=900,interp=300")
     ap.add_argument("--segments", type=int, default=6, help="points on the MSE-vs-CPU-time curve")
