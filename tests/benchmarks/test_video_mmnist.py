@@ -76,7 +76,7 @@ def test_tiny_run_names_rows_with_the_tag(bench, monkeypatch, tmp_path):
     out = tmp_path / "v.json"
     monkeypatch.setattr(sys, "argv", ["video_mmnist.py", "--models", "copy_last_frame,simvp", "--budget", "2",
                                       "--segments", "1", "--test-size", "16", "--curve-size", "8", "--quiet",
-                                      "--tag", "t", "--batch-size", "4", "--out", str(out)])
+                                      "--tag", "t", "--batch-size", "4", "--sequences", "512", "--out", str(out)])
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # leave the test process's threads alone
     assert bench.main() == 0
     result = json.loads(out.read_text())
