@@ -293,6 +293,9 @@ def main() -> int:
     except BadInputError as exc:
         ap.error(str(exc))
     if args.merge:
+        missing = [f for f in args.merge + [d for d in args.models_from.split(",") if d] if not Path(f).exists()]
+        if missing:
+            ap.error(f"--merge: no such file or folder: {', '.join(missing)}")
         merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size, args.note)
         print(f"wrote {args.out}")
         return 0

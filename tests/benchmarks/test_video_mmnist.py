@@ -65,6 +65,17 @@ def test_cuda_without_a_gpu_is_one_clear_line(bench, monkeypatch, tmp_path, caps
     assert not (tmp_path / "v.json").exists()
 
 
+def test_merge_of_a_missing_file_is_one_clear_line(bench, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sys, "argv", ["video_mmnist.py", "--merge", str(tmp_path / "gone.json"),
+                                      "--out", str(tmp_path / "v.json")])
+    with pytest.raises(SystemExit) as exc:
+        bench.main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "gone.json" in err and "Traceback" not in err
+    assert not (tmp_path / "v.json").exists()
+
+
 def test_tiny_run_names_rows_with_the_tag(bench, monkeypatch, tmp_path):
     from aigc.core.errors import BadInputError
     from aigc.data.moving_mnist import load_digits
