@@ -146,7 +146,7 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
         cpu += _clock(args) - start
         cpu_only += time.process_time() - start_cpu
         if not score:
-            return {"cpu_s": round(cpu, 1), "steps": summary.get("step", 0), "out": out,
+            return {**_spent(args, cpu, cpu_only), "steps": summary.get("step", 0), "out": out,
                     "logs": summary.get("logs", {})}
         pipe = load_pipeline(out, device=args.device)
         scores = evaluate_model(pipe.objective, pipe.nets, curve_frames, device=args.device, progress=False)
@@ -159,21 +159,23 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
     final = evaluate_model(pipe.objective, pipe.nets, frames, device=args.device, progress=not args.quiet)
     if pipe.kind == "prediction":  # the first test sequence, for the contact sheet
         SHEET[_row(name, args)] = pipe.predict(_first_clip(frames)[:10], frames=10).cpu()
-    spent = ({"cpu_s": round(cpu, 1)} if args.device.type == "cpu" else
-             {"gpu_wall_s": round(cpu, 1), "cpu_s": round(cpu_only, 1), "device": _device_name(args.device)})
-    return {**final, **spent, "steps": summary.get("step", 0), "planned_steps": steps,
+    return {**final, **_spent(args, cpu, cpu_only), "steps": summary.get("step", 0), "planned_steps": steps,
             "model": pipe.config["model"], "train": {k: pipe.config["train"][k] for k in
                                                       ("batch_size", "lr", "schedule", "seed", "precision")},
             "curve": curve, "curve_sequences": len(curve_frames),
             **({"resumed_after_segment": state["segment"]} if state else {})}
 
 
+def _spent(args: argparse.Namespace, budget_s: float, cpu_s: float) -> dict:
+    """A row's time keys: ``cpu_s`` on the CPU; on a GPU ``gpu_wall_s``, process ``cpu_s`` and the device."""
+    if args.device.type == "cpu":
+        return {"cpu_s": round(budget_s, 1)}
+    name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else args.device.type
+    return {"gpu_wall_s": round(budget_s, 1), "cpu_s": round(cpu_s, 1), "device": name}
+
+
 def _row(name: str, args: argparse.Namespace) -> str:
     return f"{name}_{args.tag}" if args.tag else name
-
-
-def _device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 SHEET: dict[str, torch.Tensor] = {}  # model -> its prediction of the first test sequence
@@ -217,9 +219,10 @@ def train_generation(args: argparse.Namespace, work: Path) -> dict:
                                  n=args.gen_clips, steps=30, guidance=2.0, source=source,
                                  progress=not args.quiet)
     config = load_pipeline(gen["out"], device="cpu").config
-    return {**scores, "cpu_s": gen["cpu_s"], "steps": gen["steps"], "model": config["model"],
+    spent = ("cpu_s", "gpu_wall_s", "device")
+    return {**scores, **{k: gen[k] for k in spent if k in gen}, "steps": gen["steps"], "model": config["model"],
             "train": {k: config["train"][k] for k in ("batch_size", "lr", "schedule", "seed", "precision")},
-            "classifier": {"cpu_s": clf["cpu_s"], "steps": clf["steps"],
+            "classifier": {**{k: clf[k] for k in spent if k in clf}, "steps": clf["steps"],
                            "train_accuracy": clf["logs"].get("accuracy")}}
 
 
@@ -293,10 +296,11 @@ def main() -> int:
     except BadInputError as exc:
         ap.error(str(exc))
     if args.merge:
-        missing = [f for f in args.merge + [d for d in args.models_from.split(",") if d] if not Path(f).exists()]
+        model_dirs = [d for d in args.models_from.split(",") if d]
+        missing = [f for f in args.merge + model_dirs if not Path(f).exists()]
         if missing:
             ap.error(f"--merge: no such file or folder: {', '.join(missing)}")
-        merge(args.merge, [d for d in args.models_from.split(",") if d], args.out, args.test_size, args.note)
+        merge(args.merge, model_dirs, args.out, args.test_size, args.note)
         print(f"wrote {args.out}")
         return 0
     frames = test_set(args.test_size)
