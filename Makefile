@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-# One torch thread per process: tiny models run about twice as fast next to other load.
+# One torch thread per process, one process per core (the tasks run side by side; see aigc/demo.py).
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m aigc.demo --out runs/demo
 

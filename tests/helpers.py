@@ -51,3 +51,19 @@ def write_tones(folder, per_label: int = 8) -> None:
         for i in range(per_label):
             wave = (0.3 + 0.05 * i) * np.sin(2 * np.pi * base * (1 + 0.05 * i) * t) + 0.01 * rng.standard_normal(2400)
             write_audio(folder / label / f"clip{i}.wav", np.pad(wave.astype(np.float32), (400, 400)), 8000)
+
+
+def demo_ok(out, seed=0):
+    """A task demo for the demo runner's tests: writes one file, returns a section."""
+    from pathlib import Path
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "seed.txt").write_text(str(seed))
+    return {"title": f"ok {Path(out).name}", "html": "<a href='seed.txt'>seed</a>", "figures": {"seed": seed}}
+
+
+def demo_fails(out, seed=0):
+    """A task demo that fails the way a bad input does."""
+    from aigc.core.errors import BadInputError
+
+    raise BadInputError("no data for this demo")
