@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from aigc.core.device import autocast, select_device
+from aigc.core.device import autocast, cpu_has_fast_bf16, select_device
 from aigc.core.errors import BadInputError
 from aigc.core.seed import make_generator
 from aigc.train import TrainConfig, Trainer
@@ -40,3 +40,14 @@ def test_generators_are_reproducible():
     a = torch.randn(5, generator=make_generator(7))
     assert torch.equal(a, torch.randn(5, generator=make_generator(7)))
     assert not torch.equal(a, torch.randn(5, generator=make_generator(8)))
+
+
+def test_fast_bf16_probe_agrees_with_the_cpu_flags(monkeypatch):
+    from pathlib import Path
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and torch.cpu._is_avx2_supported():  # an x86 Linux box lists its flags there
+        flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+        assert cpu_has_fast_bf16() == bool({"amx_tile", "avx512_bf16"} & flags)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert cpu_has_fast_bf16() is False  # probes gone from torch: say no, never crash

@@ -207,16 +207,24 @@ def test_real_clips_are_pooled_one_digit_sequences(digit_bank, monkeypatch):
     np.testing.assert_array_equal(labels.numpy(), spec.labels[2:, 0])
 
 
-def test_demo_writes_the_files_its_html_names(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fast_bf16", [False, True])
+def test_demo_writes_the_files_its_html_names(tmp_path, monkeypatch, fast_bf16):
     import re
 
     from aigc.video import demo
 
     monkeypatch.setattr(demo, "_data_source", lambda: "moving-digits")
-    monkeypatch.setitem(demo._PREDICT, "steps", 2)
-    monkeypatch.setitem(demo._PREDICT, "width", 16)
+    monkeypatch.setattr("aigc.core.device.cpu_has_fast_bf16", lambda: fast_bf16)
+    recipe = demo._PREDICT_BF16 if fast_bf16 else demo._PREDICT
+    monkeypatch.setitem(recipe, "steps", 2)
+    monkeypatch.setitem(recipe, "width", 16)
     monkeypatch.setitem(demo._INTERP, "steps", 2)
     report = demo.run(tmp_path, seed=0)
+    assert f"after {recipe['seconds']} CPU-seconds" in report["html"]
+    import aigc
+
+    config = aigc.load(tmp_path / "models" / "simvp", device="cpu").objective.config
+    assert config.translator == recipe.get("translator", "tau") and config.hid_t == 16
     names = set(re.findall(r"src='([^']+)'", report["html"]))
     assert names == {"video_sheet.png", "video_prediction.gif", "video_interpolation.gif"}
     for name in names:
