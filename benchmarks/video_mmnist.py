@@ -63,6 +63,7 @@ from aigc.core.pipeline import load_pipeline  # noqa: E402
 from aigc.data.moving_mnist import TEST_SEED, test_set  # noqa: E402
 from aigc.train.config import TrainConfig  # noqa: E402
 from aigc.video.artifacts import save_contact_sheet  # noqa: E402
+from aigc.video.defaults import GUIDANCE  # noqa: E402
 from aigc.video.evaluate import copy_last_frame, evaluate_model, evaluate_prediction  # noqa: E402
 from aigc.video.train import VideoSettings, train  # noqa: E402
 
@@ -192,7 +193,8 @@ def write_sheet(frames, path: Path) -> None:
     save_contact_sheet(path, clip[:10], clip[10:], preds, {"benchmark": "video_mmnist", "sequence": 0})
 
 
-def write_generated_sheet(pipe, path: Path, *, seed: int = 0, steps: int = 30, guidance: float = 2.0) -> Path:
+def write_generated_sheet(pipe, path: Path, *, seed: int = 0, steps: int = 30,
+                          guidance: float = GUIDANCE) -> Path:
     """One generated clip per class (rows "zero" .. "nine"), frames left to right."""
     from aigc.core.artifacts import save_png
     from aigc.data.images import DIGIT_NAMES
@@ -216,7 +218,7 @@ def train_generation(args: argparse.Namespace, work: Path) -> dict:
                           Path(args.out).with_name(Path(args.out).stem + "_generated.png"))
     source = "digits" if args.data == "moving-digits" else "mnist"
     scores = evaluate_generation(load_pipeline(gen["out"], device="cpu"), load_pipeline(clf["out"], device="cpu"),
-                                 n=args.gen_clips, steps=30, guidance=2.0, source=source,
+                                 n=args.gen_clips, steps=30, guidance=GUIDANCE, source=source,
                                  progress=not args.quiet)
     config = load_pipeline(gen["out"], device="cpu").config
     spent = ("cpu_s", "gpu_wall_s", "device")

@@ -16,6 +16,7 @@ from aigc.core.cli_args import (
     positive_int,
     progress_enabled,
 )
+from aigc.video.defaults import GUIDANCE
 
 __all__ = ["add_train_args", "generate_parser", "add_predict", "add_interpolate", "add_eval_video",
            "run_predict", "run_interpolate", "run_generate", "run_eval_video"]
@@ -106,7 +107,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=positive_int, default=1, help="clips, tiled side by side in one video")
     p.add_argument("--frames", type=positive_int, default=None, help="clip length (default: the trained one)")
     p.add_argument("--steps", type=positive_int, default=30, help="DDIM sampling steps")
-    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale (1 = off)")
+    p.add_argument("--guidance", type=float, default=GUIDANCE,
+                   help=f"classifier-free guidance scale (1 = off; default {GUIDANCE:g}: the benchmark's best)")
     _common(p)
 
 
@@ -208,7 +210,7 @@ def add_eval_video(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--features", metavar="DIR", help="a clip-classifier model directory")
     g.add_argument("--n", type=positive_int, default=500, help="generated and real clips compared")
     g.add_argument("--steps", type=positive_int, default=30, help="DDIM steps")
-    g.add_argument("--guidance", type=float, default=2.0)
+    g.add_argument("--guidance", type=float, default=GUIDANCE, help=f"guidance scale (default {GUIDANCE:g})")
     add_seed_arg(g, "seed of the generated clips")
     add_device_arg(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")

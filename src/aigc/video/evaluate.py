@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from aigc.metrics.video import VideoPredictionMetrics
+from aigc.video.defaults import GUIDANCE
 
 __all__ = ["copy_last_frame", "evaluate_prediction", "evaluate_interpolation", "evaluate_model",
            "real_clips", "evaluate_generation"]
@@ -98,7 +99,7 @@ def real_clips(n: int, seed: int, *, source: str = "mnist", frames: int = 16, si
 
 
 def evaluate_generation(pipe: Any, classifier: Any, *, n: int = 500, seed: int = 0, steps: int = 30,
-                        guidance: float = 2.0, batch: int = 50, source: str = "mnist",
+                        guidance: float = GUIDANCE, batch: int = 50, source: str = "mnist",
                         progress: bool = True) -> dict[str, Any]:
     """Fréchet distance between generated clips (labels 0..9 in turn) and real one-digit test clips
     in the features of a clip classifier (a ``clip-classifier`` pipeline), the real-vs-real floor

@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigc.core.errors import BadInputError
+from aigc.video.defaults import GUIDANCE
 from aigc.video.diffusion import ClipDenoiser, ClipDiffusionConfig, CosineSchedule
 from aigc.video.objectives import VideoObjective, pooled_clips
 
-__all__ = ["ClipDiffusionObjective", "ddim_sample", "MAX_STEPS"]
+__all__ = ["ClipDiffusionObjective", "ddim_sample", "MAX_STEPS", "GUIDANCE"]
 
 MAX_STEPS = 1000
 

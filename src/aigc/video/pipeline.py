@@ -17,6 +17,7 @@ from aigc.core.seed import make_generator
 from aigc.data.transforms import resize, to_channels
 from aigc.data.video import read_video
 from aigc.video.artifacts import save_contact_sheet, save_video
+from aigc.video.defaults import GUIDANCE
 
 __all__ = ["VideoPipeline", "MAX_FUTURE", "MAX_CLIPS", "FACTORS"]
 
@@ -126,7 +127,7 @@ class VideoPipeline(Pipeline):
         return names.index(key)
 
     def generate(self, n: int = 1, seed: int = 0, *, labels: int | list[int] | None = None,
-                 frames: int | None = None, steps: int = 30, guidance: float = 2.0) -> torch.Tensor:
+                 frames: int | None = None, steps: int = 30, guidance: float = GUIDANCE) -> torch.Tensor:
         """``n`` new clips (n, frames, C, S, S) in [0, 1] (frames default: the trained length); the
         same seed gives the same clips. ``labels``: one class or one per clip (None = any class)."""
         self._need("generation")
