@@ -3,7 +3,7 @@ generated digit, a spoken phone number (read back by the recogniser) and spectro
 
 Uses 20 FSDD clips per digit (the training split, two speakers) when FSDD is under
 ``AIGC_DATA_DIR``, else synthetic "digits" (vowel-like harmonic sounds, one formant pair per digit),
-so the demo needs no network. About 40 s on one CPU thread: the sounds are rough at this budget.
+so the demo needs no network. About 110 s on one CPU thread: the sounds are rough at this budget.
 """
 
 from __future__ import annotations
@@ -78,6 +78,14 @@ def _spectrogram_png(path: Path, wave: np.ndarray, recipe: dict) -> None:
     save_png(path, (255 * img.numpy()).round().astype(np.uint8)[..., None], recipe, scale_to=256)
 
 
+# (arch, steps, lr, width, CPU-second limit): at 20 CPU-s the synthesiser's "4 1 5-2" was heard as
+# "0 5 0 0" by the benchmark's recogniser; at 60 as "4 5 5 2" / "4 9 5 2" (4 seeds, guidance 2 and 4).
+# The demo's own recogniser was the weaker half: with 150 steps (20 s) it read 1 of 8 digits right
+# (FSDD, seeds 0 and 1; synthetic digits: 2 of 8), with 400 (40 s) 4 of 8 (synthetic: 5 of 8); a
+# synthesiser trained 120 s instead of 60 did not read better (2 of 8).
+_RECIPES = (("recognizer", 400, 3e-3, 16, 40), ("mel-diffusion", 1000, 2e-3, 48, 60))
+
+
 def _train_models(data: Any, out: Path, seed: int) -> tuple[Any, Any]:
     import aigc
     from aigc.audio.train import TASK, AudioSettings, _tensors, model_config
@@ -86,9 +94,7 @@ def _train_models(data: Any, out: Path, seed: int) -> tuple[Any, Any]:
     from aigc.train.run import build_seeded, run_training
 
     pipes = []
-    # (arch, steps, lr, width, CPU-second limit): at 20 CPU-s the synthesiser's "4 1 5-2" was heard as
-    # "0 5 0 0" by the benchmark's recogniser; at 60 as "4 5 5 2" / "4 9 5 2" (4 seeds, guidance 2 and 4)
-    for arch, steps, lr, width, limit in (("recognizer", 150, 3e-3, 16, 20), ("mel-diffusion", 1000, 2e-3, 48, 60)):
+    for arch, steps, lr, width, limit in _RECIPES:
         settings = AudioSettings(arch=arch, data=data.source, channels=width)
         cfg = model_config(settings, data)
         objective = build_seeded(seed, lambda arch=arch, cfg=cfg: architecture(TASK, arch)(cfg))
@@ -119,7 +125,7 @@ def run(out_dir: Path, seed: int = 0) -> dict[str, Any]:
     heard = " ".join(s["digit"] for s in rec.listen(phone, SR))
     esc = html.escape
     body = (f"<p>Data: {esc(data.source)} ({len(data)} clips). A recogniser and a mel-diffusion synthesiser "
-            f"(digit + speaker conditioned, Griffin-Lim vocoder), trained for about 20 and 60 CPU-seconds: too little "
+            f"(digit + speaker conditioned, Griffin-Lim vocoder), trained for about 40 and 60 CPU-seconds: too little "
             f"for every digit to come out right (benchmarks/audio_fsdd.py trains 30 CPU-minutes).</p>"
             f"<p>Generated digit 7 ({esc(speaker)}): <audio controls src='digit7.wav'></audio></p>"
             f"<p>Spoken phone number \"4 1 5-2\": <audio controls src='phone.wav'></audio> "
