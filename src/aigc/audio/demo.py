@@ -3,7 +3,7 @@ generated digit, a spoken phone number (read back by the recogniser) and spectro
 
 Uses 20 FSDD clips per digit (the training split, two speakers) when FSDD is under
 ``AIGC_DATA_DIR``, else synthetic "digits" (vowel-like harmonic sounds, one formant pair per digit),
-so the demo needs no network. About 110 s on one CPU thread: the sounds are rough at this budget.
+so the demo needs no network. About 90 s on one CPU thread: the sounds are rough at this budget.
 """
 
 from __future__ import annotations
