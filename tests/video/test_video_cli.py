@@ -182,6 +182,36 @@ def test_generate_class_conditional_clips(models, tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate", str(models["diffusion"]), "--prompt", "eleven", "--out", str(out)]) == 2
     assert "unknown class 'eleven'" in capsys.readouterr().err
+    assert main([*args[:-2], "--eta", "2", "--out", str(tmp_path / "bad.gif")]) == 2
+    assert "--eta must be between 0" in capsys.readouterr().err and not (tmp_path / "bad.gif").exists()
+
+
+def test_generated_clip_replays_after_the_sampling_defaults_change(models, tmp_path, monkeypatch, capsys):
+    """The recipe records the sampling flags the command left to defaults, so replay reruns them."""
+    from aigc.video import cli as video_cli
+
+    out = tmp_path / "clip.gif"
+    assert main(["generate", str(models["diffusion"]), "--frames", "4", "--steps", "3", "--out", str(out)]) == 0
+    recipe = read_recipe(out)
+    argv = recipe["replay"]["argv"]
+    assert argv[argv.index("--guidance") + 1] == str(video_cli.GUIDANCE)
+    assert argv[argv.index("--eta") + 1] == str(video_cli.ETA) and argv.count("--steps") == 1
+    assert recipe["eta"] == video_cli.ETA
+    # a later version samples with other defaults: the file still replays byte for byte
+    monkeypatch.setattr(video_cli, "generate_parser", lambda d, real=video_cli.generate_parser: _patched(real(d)))
+    later = tmp_path / "later.gif"
+    assert main(["generate", str(models["diffusion"]), "--frames", "4", "--steps", "3", "--out", str(later)]) == 0
+    assert read_recipe(later)["guidance"] == 0.5 and later.read_bytes() != out.read_bytes()  # defaults moved
+    capsys.readouterr()
+    assert main(["replay", str(out), "--model", str(models["diffusion"])]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+
+
+def _patched(parser):
+    for action in parser._actions:
+        if action.dest in ("guidance", "eta"):
+            action.default = 0.5
+    return parser
 
 
 def test_eval_video_scores_generation_in_classifier_features(models, digit_bank, monkeypatch, tmp_path):

@@ -220,15 +220,54 @@ class _CleanOracle(_Oracle):
         return self.x0.repeat(x.shape[0] // self.x0.shape[0], *([1] * (x.ndim - 1)))
 
 
+@pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("steps", [1, 5, 50])
 @pytest.mark.parametrize("target", ["eps", "x0"])
-def test_ddim_with_a_perfect_denoiser_returns_the_target(steps, target):
+def test_ddim_with_a_perfect_denoiser_returns_the_target(steps, target, eta):
     sched = CosineSchedule(100)
     x0 = torch.rand(2, 4, 1, 8, 8) * 1.6 - 0.8
     oracle = (_Oracle if target == "eps" else _CleanOracle)(x0, sched)
     out = ddim_sample(oracle, sched, tuple(x0.shape), torch.Generator().manual_seed(0),
-                      labels=torch.tensor([1, 2]), steps=steps, guidance=3.0, uncond_label=10, target=target)
+                      labels=torch.tensor([1, 2]), steps=steps, guidance=3.0, uncond_label=10, target=target,
+                      eta=eta)
     torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
+
+
+class _Smooth(torch.nn.Module):
+    """A fixed, imperfect noise predictor (so every step's x0 estimate and its clipping matter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, x, t, labels=None):
+        return self.w * torch.tanh(x) + 0.001 * t.view(-1, *([1] * (x.ndim - 1)))
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_ddim_eta_matches_the_image_samplers_step(eta):
+    """The same schedule, network and noise draws through the image task's NoiseSchedule.ddim_step
+    (an independent implementation of Song et al.'s eq. 12, with x0 clipping)."""
+    from aigc.image_gen.diffusion.schedule import NoiseSchedule
+
+    video = CosineSchedule(50)
+    ab = video.alpha_bar.double()
+    image = NoiseSchedule(1 - torch.cat([ab[:1], ab[1:] / ab[:-1]]))
+    torch.testing.assert_close(image.alphas_cumprod, ab)
+    net, shape, steps = _Smooth(), (3, 2, 1, 4, 4), 6
+    with torch.no_grad():
+        out = ddim_sample(net, video, shape, torch.Generator().manual_seed(3), labels=None, steps=steps,
+                          guidance=1.0, uncond_label=10, eta=eta)
+        gen = torch.Generator().manual_seed(3)
+        x = torch.randn(shape, generator=gen)
+        ts = torch.linspace(49, 0, steps).round().long().tolist()
+        for i, t in enumerate(ts):
+            t_prev = ts[i + 1] if i + 1 < steps else -1
+            tt = torch.full((shape[0],), t)
+            noise = torch.randn(shape, generator=gen) if eta > 0 and t_prev >= 0 else None
+            x = image.ddim_step(x, net(x, tt), tt, torch.full((shape[0],), t_prev), eta=eta,
+                                noise=noise if noise is not None else torch.zeros(shape))
+    torch.testing.assert_close(out, x.float(), atol=2e-5, rtol=0)
 
 
 def test_generation_same_seed_same_clips_and_any_length():
@@ -245,6 +284,13 @@ def test_generation_same_seed_same_clips_and_any_length():
     assert obj.generate(obj.nets, torch.Generator(), frames=9, **kwargs).shape[1] == 9
     with pytest.raises(BadInputError, match="--steps"):
         obj.generate(obj.nets, torch.Generator(), frames=4, **{**kwargs, "steps": 101})
+    noisy = dict(kwargs, eta=1.0)  # DDPM noise: still one seed, one set of clips; not the DDIM ones
+    d = obj.generate(obj.nets, torch.Generator().manual_seed(5), frames=4, **noisy)
+    torch.testing.assert_close(d, obj.generate(obj.nets, torch.Generator().manual_seed(5), frames=4, **noisy))
+    assert not torch.equal(a, d)
+    for eta in (-0.1, 1.5):
+        with pytest.raises(BadInputError, match="--eta must be between 0"):
+            obj.generate(obj.nets, torch.Generator(), frames=4, **dict(kwargs, eta=eta))
 
 
 def test_diffusion_output_depends_on_class_and_time():

@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from aigc import __version__
 
-__all__ = ["recording", "replay_info", "finish_recipe"]
+__all__ = ["recording", "replay_info", "finish_recipe", "pin_flags"]
 _RECORDING: ContextVar[dict[str, Any] | None] = ContextVar("aigc_recording", default=None)
 
 
@@ -32,6 +32,20 @@ def recording(argv: Sequence[str], *, rename: Mapping[str, str] | None = None) -
         yield
     finally:
         _RECORDING.reset(token)
+
+
+def pin_flags(**flags: Any) -> None:
+    """Add ``--name value`` to the command being recorded for each flag its command line left to a
+    default (``eta=1.0`` -> ``--eta 1.0``; underscores become dashes), so ``aigc replay`` reruns
+    the file with the values that made it even after a later version changes a default."""
+    rec = _RECORDING.get()
+    if rec is None:
+        return
+    given = {a.split("=", 1)[0] for a in rec["argv"] if a.startswith("--")}
+    for name, value in flags.items():
+        flag = "--" + name.replace("_", "-")
+        if flag not in given and value is not None:
+            rec["argv"] = [*rec["argv"], flag, str(value)]
 
 
 def _recorded(path: str | Path) -> str:

@@ -16,7 +16,7 @@ from aigc.core.cli_args import (
     positive_int,
     progress_enabled,
 )
-from aigc.video.defaults import GUIDANCE
+from aigc.video.defaults import ETA, GUIDANCE
 
 __all__ = ["add_train_args", "generate_parser", "add_predict", "add_interpolate", "add_eval_video",
            "run_predict", "run_interpolate", "run_generate", "run_eval_video"]
@@ -109,6 +109,10 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive_int, default=30, help="DDIM sampling steps")
     p.add_argument("--guidance", type=float, default=GUIDANCE,
                    help=f"classifier-free guidance scale (1 = off; default {GUIDANCE:g}: the benchmark's best)")
+    p.add_argument("--eta", type=float, default=ETA,
+                   help=f"noise added back at each sampling step: 0 = deterministic DDIM, 1 = DDPM "
+                        f"(default {ETA:g}; 1 sharpened one benchmark model's clips and not another's; the "
+                        f"seed fixes the clips either way)")
     _common(p)
 
 
@@ -141,14 +145,17 @@ def generate_parser(model_dir: str) -> argparse.ArgumentParser:
 def run_generate(args: argparse.Namespace, model_dir: str) -> int:
     import torch
 
+    from aigc.core.recipe import pin_flags
+
     pipe = _load(model_dir, args.device)
     label = pipe.label_for(args.prompt) if args.prompt is not None else None
+    pin_flags(steps=args.steps, guidance=args.guidance, eta=args.eta)  # replay survives new defaults
     clips = pipe.generate(args.n, seed=args.seed, labels=label, frames=args.frames, steps=args.steps,
-                          guidance=args.guidance)
+                          guidance=args.guidance, eta=args.eta)
     gap = torch.ones(*clips.shape[1:4], 1)
     parts = [p for clip in clips for p in (clip, gap)][:-1]
     params = {"command": "generate", "n": args.n, "prompt": args.prompt, "label": label,
-              "frames": clips.shape[1], "steps": args.steps, "guidance": args.guidance, "seed": args.seed,
+              "frames": clips.shape[1], "steps": args.steps, "guidance": args.guidance, "eta": args.eta, "seed": args.seed,
               "watermark": args.watermark}
     path = pipe.save(torch.cat(parts, dim=3), args.out, fps=args.fps or 8.0, scale=args.scale, **params)
     print(f"wrote {path} ({args.n} clip(s) of {clips.shape[1]} frames)")
@@ -211,6 +218,7 @@ def add_eval_video(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--n", type=positive_int, default=500, help="generated and real clips compared")
     g.add_argument("--steps", type=positive_int, default=30, help="DDIM steps")
     g.add_argument("--guidance", type=float, default=GUIDANCE, help=f"guidance scale (default {GUIDANCE:g})")
+    g.add_argument("--eta", type=float, default=ETA, help=f"sampling noise, 0 (DDIM) to 1 (DDPM) (default {ETA:g})")
     add_seed_arg(g, "seed of the generated clips")
     add_device_arg(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
@@ -234,7 +242,7 @@ def _score(pipe: Any, args: argparse.Namespace, frames: Any) -> dict[str, Any]:
     source = {"moving-digits": "digits"}.get((pipe.config.get("data") or {}).get("source"), "mnist")
     return {"features": args.features, "features_model_id": clf.model_id,
             **evaluate_generation(pipe, clf, n=args.n, seed=args.seed, steps=args.steps,
-                                  guidance=args.guidance, batch=args.batch_size, source=source,
+                                  guidance=args.guidance, eta=args.eta, batch=args.batch_size, source=source,
                                   progress=progress_enabled(args))}
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from aigc.metrics.video import VideoPredictionMetrics
-from aigc.video.defaults import GUIDANCE
+from aigc.video.defaults import ETA, GUIDANCE
 
 __all__ = ["copy_last_frame", "evaluate_prediction", "evaluate_interpolation", "evaluate_model",
            "real_clips", "evaluate_generation"]
@@ -99,7 +99,7 @@ def real_clips(n: int, seed: int, *, source: str = "mnist", frames: int = 16, si
 
 
 def evaluate_generation(pipe: Any, classifier: Any, *, n: int = 500, seed: int = 0, steps: int = 30,
-                        guidance: float = GUIDANCE, batch: int = 50, source: str = "mnist",
+                        guidance: float = GUIDANCE, eta: float = ETA, batch: int = 50, source: str = "mnist",
                         progress: bool = True) -> dict[str, Any]:
     """Fréchet distance between generated clips (labels 0..9 in turn) and real one-digit test clips
     in the features of a clip classifier (a ``clip-classifier`` pipeline), the real-vs-real floor
@@ -115,14 +115,14 @@ def evaluate_generation(pipe: Any, classifier: Any, *, n: int = 500, seed: int =
     for s in tqdm(range(0, n, batch), desc="generate", disable=not progress, leave=False):
         lab = labels[s:s + batch].tolist() if cfg.num_classes else None
         fakes.append(pipe.generate(len(labels[s:s + batch]), seed=seed + s, labels=lab, steps=steps,
-                                   guidance=guidance))
+                                   guidance=guidance, eta=eta))
     fake = torch.cat(fakes)
     feats = {k: classifier.objective.features(classifier.nets, v.to(classifier.device)).cpu()
              for k, v in {"real": real[:n], "real2": real[n:], "fake": fake}.items()}
     logits = classifier.nets["model"].head(feats["fake"].float().to(classifier.device)).cpu()
     out = {"fvd_classifier": frechet_distance(feats["real"], feats["fake"]),
            "fvd_floor_real_vs_real": frechet_distance(feats["real"], feats["real2"]),
-           "clips": n, "steps": steps, "guidance": guidance}
+           "clips": n, "steps": steps, "guidance": guidance, "eta": eta}
     if cfg.num_classes:
         out["conditional_accuracy"] = float((logits.argmax(1) == labels).float().mean())
     return out

@@ -56,23 +56,28 @@ class ClipDiffusionObjective(VideoObjective):
 
     @torch.no_grad()
     def generate(self, nets: Mapping[str, nn.Module], generator: torch.Generator, *, n: int,
-                 labels: torch.Tensor | None, frames: int, steps: int, guidance: float) -> torch.Tensor:
+                 labels: torch.Tensor | None, frames: int, steps: int, guidance: float,
+                 eta: float = 0.0) -> torch.Tensor:
         """(n, frames, C, S, S) clips in [0, 1]."""
         cfg = self.config
         shape = (n, frames, cfg.channels, cfg.image_size, cfg.image_size)
         x = ddim_sample(nets["model"], self.schedule, shape, generator, labels=labels, steps=steps,
-                        guidance=guidance, uncond_label=cfg.num_classes, target=cfg.target)
+                        guidance=guidance, uncond_label=cfg.num_classes, target=cfg.target, eta=eta)
         return ((x + 1) / 2).clamp(0, 1)
 
 
 def ddim_sample(net: nn.Module, schedule: CosineSchedule, shape: tuple[int, ...], generator: torch.Generator,
                 *, labels: torch.Tensor | None, steps: int, guidance: float, uncond_label: int,
-                target: str = "eps") -> torch.Tensor:
-    """Deterministic DDIM from Gaussian noise drawn with ``generator``. ``net`` predicts ``target``
-    ("eps" or "x0"); with ``labels`` and ``guidance != 1`` the prediction is
-    p_u + guidance (p_c - p_u) (classifier-free guidance, applied to either target)."""
+                target: str = "eps", eta: float = 0.0) -> torch.Tensor:
+    """DDIM (Song et al. 2021) from Gaussian noise drawn with ``generator``. ``net`` predicts
+    ``target`` ("eps" or "x0"); with ``labels`` and ``guidance != 1`` the prediction is
+    p_u + guidance (p_c - p_u) (classifier-free guidance, applied to either target). ``eta`` scales
+    the noise added back at each step (eq. 16): 0 is deterministic, 1 the DDPM posterior's variance;
+    that noise also comes from ``generator``, so a seed still fixes the clips."""
     if not 1 <= steps <= min(MAX_STEPS, schedule.timesteps):
         raise BadInputError(f"--steps must be between 1 and {min(MAX_STEPS, schedule.timesteps)}, got {steps}")
+    if not 0.0 <= eta <= 1.0:
+        raise BadInputError(f"--eta must be between 0 (deterministic DDIM) and 1 (DDPM noise), got {eta}")
     device = next(net.parameters()).device
     x = torch.randn(shape, generator=generator, device=generator.device).to(device)
     ts = torch.linspace(schedule.timesteps - 1, 0, steps).round().long().tolist()
@@ -91,5 +96,8 @@ def ddim_sample(net: nn.Module, schedule: CosineSchedule, shape: tuple[int, ...]
         x0 = x0.clamp(-1, 1)
         prev = ab[ts[i + 1]] if i + 1 < len(ts) else torch.ones((), device=device)
         eps = (x - ab[t].sqrt() * x0) / (1 - ab[t]).sqrt()  # consistent with the clamped x0
-        x = prev.sqrt() * x0 + (1 - prev).sqrt() * eps
+        sigma = eta * ((1 - prev) / (1 - ab[t]) * (1 - ab[t] / prev)).clamp(min=0).sqrt()
+        x = prev.sqrt() * x0 + (1 - prev - sigma**2).clamp(min=0).sqrt() * eps
+        if eta > 0 and i + 1 < len(ts):
+            x = x + sigma * torch.randn(shape, generator=generator, device=generator.device).to(device)
     return x

@@ -17,7 +17,7 @@ from aigc.core.seed import make_generator
 from aigc.data.transforms import resize, to_channels
 from aigc.data.video import read_video
 from aigc.video.artifacts import save_contact_sheet, save_video
-from aigc.video.defaults import GUIDANCE
+from aigc.video.defaults import ETA, GUIDANCE
 
 __all__ = ["VideoPipeline", "MAX_FUTURE", "MAX_CLIPS", "FACTORS"]
 
@@ -127,7 +127,8 @@ class VideoPipeline(Pipeline):
         return names.index(key)
 
     def generate(self, n: int = 1, seed: int = 0, *, labels: int | list[int] | None = None,
-                 frames: int | None = None, steps: int = 30, guidance: float = GUIDANCE) -> torch.Tensor:
+                 frames: int | None = None, steps: int = 30, guidance: float = GUIDANCE,
+                 eta: float = ETA) -> torch.Tensor:
         """``n`` new clips (n, frames, C, S, S) in [0, 1] (frames default: the trained length); the
         same seed gives the same clips. ``labels``: one class or one per clip (None = any class)."""
         self._need("generation")
@@ -144,7 +145,7 @@ class VideoPipeline(Pipeline):
             lab = lab.to(self.device)
         gen = make_generator(seed, self.device)
         return self.objective.generate(self.nets, gen, n=n, labels=lab, frames=frames, steps=steps,
-                                       guidance=guidance).cpu()
+                                       guidance=guidance, eta=eta).cpu()
 
     def save(self, clip: torch.Tensor, path: str | Path, *, fps: float = 10.0, scale: int = 1,
              **params: Any) -> Path:
