@@ -100,7 +100,7 @@ def run(out_dir: Path, seed: int = 0) -> dict[str, Any]:
     body = (f"<p>Data: {esc(data)} (2 digits bouncing on 64x64). A SimVP (all-convolutional) predicts "
             f"frames 11-20 from frames 1-10 after {predict_recipe['seconds']} CPU-seconds of training, so "
             f"its frames are blurry blobs that follow the digits; an interpolation network, trained for "
-            f"15, predicts in-between frames.</p>"
+            f"{_INTERP['seconds']}, predicts in-between frames.</p>"
             f"<p>Context | truth (top row), SimVP prediction, copy-last-frame baseline "
             f"(per-frame MSE on this clip: SimVP {mse_pred:.1f}, copy-last {mse_copy:.1f}):<br>"
             f"<img src='video_sheet.png' style='max-width:100%'></p>"
