@@ -38,6 +38,7 @@ __all__ = ["main", "run_demo", "usable_cores", "DemoError"]
 class DemoError(AigcError):
     """A task's demo failed (the message names the task)."""
 
+
 STYLE = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}img{image-rendering:pixelated;"
          "max-width:100%}td,th{padding:2px 8px;text-align:left}pre{white-space:pre-wrap;background:#f4f4f4;"
          "padding:1em}section{border-top:1px solid #ccc;margin-top:2em}")

@@ -155,8 +155,8 @@ def run_generate(args: argparse.Namespace, model_dir: str) -> int:
     gap = torch.ones(*clips.shape[1:4], 1)
     parts = [p for clip in clips for p in (clip, gap)][:-1]
     params = {"command": "generate", "n": args.n, "prompt": args.prompt, "label": label,
-              "frames": clips.shape[1], "steps": args.steps, "guidance": args.guidance, "eta": args.eta, "seed": args.seed,
-              "watermark": args.watermark}
+              "frames": clips.shape[1], "steps": args.steps, "guidance": args.guidance, "eta": args.eta,
+              "seed": args.seed, "watermark": args.watermark}
     path = pipe.save(torch.cat(parts, dim=3), args.out, fps=args.fps or 8.0, scale=args.scale, **params)
     print(f"wrote {path} ({args.n} clip(s) of {clips.shape[1]} frames)")
     return 0

@@ -3,7 +3,7 @@ imports this)."""
 
 __all__ = ["GUIDANCE", "ETA"]
 
-# default classifier-free guidance scale. The benchmark's model (900 CPU-s; 500 clips, 30 DDIM steps,
+# default classifier-free guidance scale. An earlier benchmark run's model (900 CPU-s; 500 clips, 30 DDIM steps,
 # Fréchet distance in the clip classifier's features, real-vs-real floor 4.9): 141.4 at 1.5, 109.7
 # at 2, 84.5 at 3, 89.3 at 4; conditional accuracy 0.85 / 0.93 / 0.96 / 0.96. Adding DDPM noise
 # at each step (eta 1 instead of 0) moved it by less than that (107.0 at 2).
