@@ -95,6 +95,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str],
+                    args: argparse.Namespace) -> tuple[argparse.ArgumentParser, list[str]]:
+    """The (sub)command parser that ``args`` came from, and the words of ``argv`` it parsed."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or name not in sub.choices or name not in argv:
+            return parser, argv
+        parser, argv = sub.choices[name], argv[argv.index(name) + 1:]
+
+
 def _check_utf8(argv: Sequence[str]) -> None:
     """Arguments that are not valid UTF-8 (surrogate-escaped bytes) stop here with one line."""
     for word in argv:
@@ -127,10 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         _check_utf8(argv)
-        args = build_parser(argv).parse_args(argv)
-        from aigc.core.recipe import recording
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        from aigc.core.recipe import pin_defaults, recording
 
         with recording(argv):  # files written carry the command that made them (aigc replay)
+            pin_defaults(*_command_parser(parser, argv, args), args)  # ... with the defaults it ran with
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("aigc: interrupted", file=sys.stderr)

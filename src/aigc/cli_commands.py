@@ -28,7 +28,8 @@ def add_train(subparsers: argparse._SubParsersAction, argv: list[str]) -> None:
         if t.name != selected:
             sub.add_parser(t.name, help=t.summary)
             continue
-        from aigc.train.cli_args import add_train_args, explicit_dests, run_train_command
+        from aigc.core.cli_args import explicit_dests
+        from aigc.train.cli_args import add_train_args, run_train_command
 
         tp = sub.add_parser(t.name, help=t.summary, formatter_class=HelpFormatter,
                             description=f"Train {t.summary}." + (f" Example: {t.train_example}" if t.train_example else ""))
@@ -65,6 +66,9 @@ def run_model_command(args: argparse.Namespace, parser: argparse.ArgumentParser,
     rest, onnx = _take_option(list(args.rest), "--onnx") if name == "generate" else (args.rest, None)
     sub_parser = resolve(registry[task_name])(args.model_dir)
     sub = sub_parser.parse_args(["--help", *rest] if args.help else rest)
+    from aigc.core.recipe import pin_defaults
+
+    pin_defaults(sub_parser, rest, sub)  # what the file records replays after a default changes
     if onnx is None:
         return sub.func(sub)
     from aigc.core.pipeline import load_pipeline, providing

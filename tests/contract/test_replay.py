@@ -82,6 +82,37 @@ def test_recommendations_json_replays(tmp_path, ratings_csv, capsys):
     assert main(["train", "recommend", "--algo", "svd", "--data", f"csv:{ratings_csv}", "--epochs", "2",
                  "--out", str(model), "--no-progress"]) == 0
     out = tmp_path / "recs.json"
-    assert main(["recommend", str(model), "--user", "3", "--n", "4", "--out", str(out)]) == 0
+    assert main(["recommend", str(model), "--user", "3", "--out", str(out)]) == 0
+    argv = read_recipe(out)["replay"]["argv"]  # a task's own command pins its defaults too
+    assert argv[argv.index("--n") + 1] == "10" and "--include-seen" not in argv and "--liked" not in argv
     assert main(["replay", str(out), "--model", str(model)]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+
+
+def test_replay_survives_a_later_change_of_defaults(dcgan, tmp_path, monkeypatch, capsys):
+    """Every option a command left to its default is recorded, so a file made today replays after a
+    later version moves the defaults (here the seed and the number of images; --out left default too)."""
+    from aigc.image_gen import cli as image_cli
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(dcgan), "--batch-size=16"]) == 0
+    made = tmp_path / "samples.png"
+    argv = read_recipe(made)["replay"]["argv"]
+    assert argv[:3] == ["generate", str(dcgan), "--batch-size=16"] and "--batch-size" not in argv
+    pinned = dict(zip(argv[3::2], argv[4::2]))
+    assert pinned["--seed"] == "0" and pinned["--n"] == "64" and pinned["--out"] == "samples.png"
+    assert "--no-watermark" not in argv and "--no-progress" not in argv  # switches are not pinned
+
+    def moved(model_dir, real=image_cli.generate_parser):
+        parser = real(model_dir)
+        for action in parser._actions:
+            action.default = {"seed": 7, "n": 9}.get(action.dest, action.default)
+        return parser
+
+    monkeypatch.setattr(image_cli, "generate_parser", moved)
+    assert main(["generate", str(dcgan), "--out", "later.png"]) == 0
+    later = read_recipe(tmp_path / "later.png")
+    assert (later["seed"], later["n"]) == (7, 9)  # the defaults did move
+    capsys.readouterr()
+    assert main(["replay", str(made), "--model", str(dcgan)]) == 0
     assert "byte-identical" in capsys.readouterr().out

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Sequence
 
-__all__ = ["positive_int", "bounded_int", "add_inference_args", "add_device_arg", "add_seed_arg", "progress_enabled", "DEFAULT_DEVICE", "HelpFormatter",
+__all__ = ["positive_int", "bounded_int", "add_inference_args", "add_device_arg", "add_seed_arg", "progress_enabled", "explicit_dests", "DEFAULT_DEVICE", "HelpFormatter",
            "DEVICE_HELP"]
 
 DEFAULT_DEVICE = "auto"
@@ -84,3 +84,19 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
             return text
         return super()._get_help_string(action)
+
+
+def explicit_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The destinations the user gave on the command line (defaults suppressed, parsed again)."""
+    saved = [(a, a.default) for a in parser._actions]
+    saved_defaults = dict(parser._defaults)
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        parser._defaults.clear()
+        namespace, _ = parser.parse_known_args(list(argv))
+    finally:
+        for action, default in saved:
+            action.default = default
+        parser._defaults.update(saved_defaults)
+    return set(vars(namespace))

@@ -5,6 +5,7 @@ No heavy imports here: the ``aigc`` entry point uses :func:`recording` for every
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 from contextvars import ContextVar
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from aigc import __version__
 
-__all__ = ["recording", "replay_info", "finish_recipe", "pin_flags"]
+__all__ = ["recording", "replay_info", "finish_recipe", "pin_defaults"]
 _RECORDING: ContextVar[dict[str, Any] | None] = ContextVar("aigc_recording", default=None)
 
 
@@ -34,18 +35,27 @@ def recording(argv: Sequence[str], *, rename: Mapping[str, str] | None = None) -
         _RECORDING.reset(token)
 
 
-def pin_flags(**flags: Any) -> None:
-    """Add ``--name value`` to the command being recorded for each flag its command line left to a
-    default (``eta=1.0`` -> ``--eta 1.0``; underscores become dashes), so ``aigc replay`` reruns
-    the file with the values that made it even after a later version changes a default."""
+def pin_defaults(parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace) -> None:
+    """Add ``--flag value`` to the command being recorded for each single-valued option that ``argv``
+    left to its default (``--guidance`` -> ``--guidance 3.0``), so ``aigc replay`` reruns a file with
+    the values that made it even after a later version changes a default. ``args`` is
+    ``parser.parse_args(argv)``; switches (``--no-png``), lists and options left at ``None``
+    ("the model's") are not pinned."""
     rec = _RECORDING.get()
     if rec is None:
         return
-    given = {a.split("=", 1)[0] for a in rec["argv"] if a.startswith("--")}
-    for name, value in flags.items():
-        flag = "--" + name.replace("_", "-")
-        if flag not in given and value is not None:
-            rec["argv"] = [*rec["argv"], flag, str(value)]
+    from aigc.core.cli_args import explicit_dests
+
+    given = explicit_dests(parser, argv)
+    added: list[str] = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if (type(action) is argparse._StoreAction and action.option_strings and action.nargs is None
+                and action.dest not in given and value is not None):
+            # a string default is what the command line would say (argparse converts it through ``type``)
+            added += [max(action.option_strings, key=len),
+                      action.default if isinstance(action.default, str) else str(value)]
+    rec["argv"] = [*rec["argv"], *added]
 
 
 def _recorded(path: str | Path) -> str:

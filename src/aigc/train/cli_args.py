@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from aigc.core.cli_args import add_device_arg, add_inference_args, add_seed_arg, positive_int
 from aigc.core.errors import BadInputError
 
 __all__ = ["add_train_args", "train_config_from_args", "positive_int", "add_inference_args",
-           "explicit_dests", "run_train_command", "RESUMABLE"]
+           "run_train_command", "RESUMABLE"]
 
 # CLI destination -> TrainConfig field
 TRAIN_FLAGS: dict[str, str] = {
@@ -98,22 +98,6 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any):
     values["progress"] = not args.no_progress and sys.stderr.isatty()
     values["extensions"] = extension_options(args)
     return TrainConfig(**{**values, **overrides})
-
-
-def explicit_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
-    """The destinations the user gave on the command line (defaults suppressed, parsed again)."""
-    saved = [(a, a.default) for a in parser._actions]
-    saved_defaults = dict(parser._defaults)
-    try:
-        for action, _ in saved:
-            action.default = argparse.SUPPRESS
-        parser._defaults.clear()
-        namespace, _ = parser.parse_known_args(list(argv))
-    finally:
-        for action, default in saved:
-            action.default = default
-        parser._defaults.update(saved_defaults)
-    return set(vars(namespace))
 
 
 def _flag(dest: str) -> str:

@@ -145,11 +145,8 @@ def generate_parser(model_dir: str) -> argparse.ArgumentParser:
 def run_generate(args: argparse.Namespace, model_dir: str) -> int:
     import torch
 
-    from aigc.core.recipe import pin_flags
-
     pipe = _load(model_dir, args.device)
     label = pipe.label_for(args.prompt) if args.prompt is not None else None
-    pin_flags(steps=args.steps, guidance=args.guidance, eta=args.eta)  # replay survives new defaults
     clips = pipe.generate(args.n, seed=args.seed, labels=label, frames=args.frames, steps=args.steps,
                           guidance=args.guidance, eta=args.eta)
     gap = torch.ones(*clips.shape[1:4], 1)
