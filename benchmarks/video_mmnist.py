@@ -95,8 +95,14 @@ def _settings(name: str, **fields) -> VideoSettings:
     return VideoSettings(arch=arch, **extra, **fields)
 
 
+def _shape(args: argparse.Namespace) -> dict:
+    """--width / --layers, when given (the architecture's own width and depth otherwise)."""
+    return {k: v for k, v in (("width", args.width), ("layers", args.layers)) if v is not None}
+
+
 def _recipe(name: str, args: argparse.Namespace) -> dict:
-    overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+    overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr), ("optimizer", args.optimizer))
+                 if v is not None}
     return {**RECIPES[name], **overrides, **({"precision": "fp32"} if args.fp32 else {}),
             "device": str(args.device)}
 
@@ -106,7 +112,7 @@ def _seconds_per_step(name: str, args: argparse.Namespace, work: Path) -> float:
     CPU) after a first untimed one, differenced, so the fixed cost of a run (loading, data, writing)
     cancels (timing one short run put it into the steps: 0.53 s per simvp_conv step against 0.42 over
     the whole run)."""
-    settings = _settings(name, data=args.data, sequences=256, validate=False)
+    settings = _settings(name, data=args.data, sequences=256, validate=False, **_shape(args))
     cfg = TrainConfig(steps=1, progress=False, seed=args.seed, checkpoint_every=10**9, **_recipe(name, args))
     took = []
     short, long = (4, 12) if args.device.type == "cpu" else (20, 100)  # a GPU step is ~100x shorter
@@ -127,7 +133,7 @@ def train_scored(name: str, args: argparse.Namespace, frames, work: Path, budget
     out, state_file = work / name, work / name / "bench_state.json"
     state = json.loads(state_file.read_text()) if args.resume and state_file.exists() else None
     steps = state["steps"] if state else max(2, int(budget / _seconds_per_step(name, args, work)))
-    settings = _settings(name, data=args.data, sequences=args.sequences, validate=False)
+    settings = _settings(name, data=args.data, sequences=args.sequences, validate=False, **_shape(args))
     config = TrainConfig(steps=steps, schedule="cosine", warmup_steps=min(200, steps // 20),
                          grad_clip=1.0, seed=args.seed, progress=False, checkpoint_every=10**9,
                          time_limit_clock="cpu" if args.device.type == "cpu" else "wall", **_recipe(name, args))
@@ -276,6 +282,10 @@ def main() -> int:
     ap.add_argument("--tag", default="", help="suffix of the result rows' names (simvp_conv -> simvp_conv_TAG)")
     ap.add_argument("--batch-size", type=int, default=None, help="override every trained model's batch size")
     ap.add_argument("--lr", type=float, default=None, help="override every trained model's learning rate")
+    ap.add_argument("--width", type=int, default=None, help="override the trained models' width (simvp: translator)")
+    ap.add_argument("--layers", type=int, default=None, help="override the trained models' depth (simvp: blocks)")
+    ap.add_argument("--optimizer", choices=["adam", "muon"], default=None,
+                    help="override every trained model's optimizer (aigc.train.muon)")
     ap.add_argument("--fp32", action="store_true", help="train every model in fp32 (for CPUs without bf16 units)")
     ap.add_argument("--work", default=None, help="keep the trained models here (default: a temporary folder)")
     ap.add_argument("--quiet", action="store_true")

@@ -14,6 +14,7 @@ __all__ = ["TrainConfig", "lr_factor"]
 
 SCHEDULES = ("constant", "cosine")
 TIME_CLOCKS = ("wall", "cpu")
+OPTIMIZERS = ("adam", "muon")
 
 
 @dataclass(kw_only=True)
@@ -27,6 +28,9 @@ class TrainConfig:
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1
     grad_clip: float | None = None  # max global L2 norm per optimizer, None = off
+    # "adam": the objective's own optimizers (Adam/AdamW); "muon": Muon on hidden weights, Adam on the
+    # rest (aigc.train.muon), for objectives that do not set up their own
+    optimizer: str = "adam"
     accumulate: int = 1  # micro-batches per optimizer step
     ema_decay: float | None = None  # e.g. 0.999; None = no EMA
     precision: str = "fp32"
@@ -47,6 +51,7 @@ class TrainConfig:
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}"),
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
             (0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}"),

@@ -42,7 +42,7 @@ from aigc.train.distributed import DistInfo, barrier, init_distributed, sync_max
 from aigc.train.ema import EMA
 from aigc.train.extensions import build_extensions
 from aigc.train.logging import MetricsLog, save_preview
-from aigc.train.objective import Diagnoses, Samples
+from aigc.train.objective import Diagnoses, NetworksObjective, Samples
 
 __all__ = ["Objective", "StepContext", "Trainer", "TrainingInterrupted", "TrainingCancelled"]
 
@@ -134,7 +134,7 @@ class Trainer:
         for ext in self.extensions:  # before DDP and EMA see the networks (LoRA, BatchNorm -> GroupNorm)
             ext.prepare(self)  # may also wrap self.objective (distillation): read it from self below
         self.nets = {k: self._wrap(v) for k, v in self.raw.items()}
-        self.optimizers = self.objective.configure_optimizers(self.raw, config.lr)
+        self.optimizers = self._configure_optimizers(config)
         for ext in self.extensions:
             ext.after_optimizers(self)
         for opt in self.optimizers.values():
@@ -147,6 +147,19 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
         self.step = 0
         self._stop_requested = False
+
+    def _configure_optimizers(self, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        if config.optimizer == "adam":
+            return self.objective.configure_optimizers(self.raw, config.lr)
+        from aigc.train.muon import muon_optimizer
+
+        if getattr(type(self.objective), "configure_optimizers", None) is not NetworksObjective.configure_optimizers:
+            raise BadInputError(f"--optimizer {config.optimizer}: {type(self.objective).__name__} sets up its own "
+                                "optimizers (betas, parameter groups or several networks); train it with the default "
+                                "--optimizer adam")
+        decay = getattr(getattr(self.objective, "config", None), "weight_decay", None) or 0.0
+        return {name: muon_optimizer(self.raw[name], config.lr, betas=self.objective.adam_betas, weight_decay=decay)
+                for name in self.objective.networks()}
 
     # ------------------------------------------------------------------ setup
     def _wrap(self, net: nn.Module) -> nn.Module:
