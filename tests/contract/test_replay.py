@@ -116,3 +116,15 @@ def test_replay_survives_a_later_change_of_defaults(dcgan, tmp_path, monkeypatch
     capsys.readouterr()
     assert main(["replay", str(made), "--model", str(dcgan)]) == 0
     assert "byte-identical" in capsys.readouterr().out
+
+
+def test_a_file_made_before_defaults_were_pinned_still_replays(dcgan, tmp_path, monkeypatch, capsys):
+    from aigc.core import recipe
+
+    out = tmp_path / "old.png"
+    with monkeypatch.context() as m:  # an earlier version recorded only the typed command line
+        m.setattr(recipe, "pin_defaults", lambda *a: None)
+        assert main(["generate", str(dcgan), "--n", "4", "--out", str(out)]) == 0
+    assert "--seed" not in read_recipe(out)["replay"]["argv"]
+    assert main(["replay", str(out), "--model", str(dcgan)]) == 0  # the rerun records what the file has
+    assert "byte-identical" in capsys.readouterr().out

@@ -28,7 +28,7 @@ def recording(argv: Sequence[str], *, rename: Mapping[str, str] | None = None) -
     if _RECORDING.get() is not None and rename is None:
         yield
         return
-    token = _RECORDING.set({"argv": [str(a) for a in argv], "rename": dict(rename or {})})
+    token = _RECORDING.set({"argv": [str(a) for a in argv], "rename": dict(rename or {}), "replay": rename is not None})
     try:
         yield
     finally:
@@ -42,7 +42,7 @@ def pin_defaults(parser: argparse.ArgumentParser, argv: Sequence[str], args: arg
     ``parser.parse_args(argv)``; switches (``--no-png``), lists and options left at ``None``
     ("the model's") are not pinned."""
     rec = _RECORDING.get()
-    if rec is None:
+    if rec is None or rec["replay"]:  # a replay records the command exactly as the file has it
         return
     from aigc.core.cli_args import explicit_dests
 
