@@ -48,11 +48,15 @@ def test_merge_joins_rows_and_a_gpu_row_keeps_its_machine(bench, tmp_path):
 
 
 def test_recipe_overrides_and_device(bench):
-    args = type("Args", (), {"batch_size": 64, "lr": None, "fp32": False, "device": torch.device("cpu")})()
+    args = type("Args", (), {"batch_size": 64, "lr": None, "optimizer": None, "fp32": False,
+                             "device": torch.device("cpu")})()
     recipe = bench._recipe("simvp_conv", args)
     assert recipe == {**bench.RECIPES["simvp_conv"], "batch_size": 64, "device": "cpu"}
-    args.fp32, args.lr = True, 5e-4
-    assert bench._recipe("convlstm", args) == {"batch_size": 64, "lr": 5e-4, "precision": "fp32", "device": "cpu"}
+    assert recipe["optimizer"] == "muon"  # the preset: one CPU hour, 59.8 against Adam's 70.2
+    args.fp32, args.lr, args.optimizer = True, 5e-4, "adam"
+    assert bench._recipe("convlstm", args) == {"batch_size": 64, "lr": 5e-4, "optimizer": "adam", "precision": "fp32",
+                                               "device": "cpu"}
+    assert bench._recipe("simvp_conv", args)["optimizer"] == "adam"  # --optimizer adam reruns the old recipe
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when CUDA is missing")
