@@ -122,3 +122,16 @@ def test_muon_is_refused_where_the_objective_sets_its_own_optimizers(tmp_path, c
     assert main(["train", "image-gen", "--arch", "dcgan", "--data", "digits", "--image-size", "8", "--features", "16",
                  "--steps", "1", "--optimizer", "muon", "--out", str(tmp_path / "gan"), "--no-progress"]) == 2
     assert "sets up its own optimizers" in capsys.readouterr().err and not (tmp_path / "gan").exists()
+
+
+def test_an_architecture_may_default_to_muon_and_the_user_overrides_it(tmp_path):
+    import json
+
+    tiny = ["--width", "8", "--layers", "1", "--steps", "1", "--batch-size", "2", "--sequences", "4", "--no-validate",
+            "--no-progress"]
+    runs = {"simvp": [], "convlstm": [], "simvp-adam": ["--optimizer", "adam"]}
+    for name, extra in runs.items():
+        arch = name.split("-")[0]
+        assert main(["train", "video", "--arch", arch, *tiny, *extra, "--out", str(tmp_path / name)]) == 0
+    chosen = {n: json.loads((tmp_path / n / "config.json").read_text())["train"]["optimizer"] for n in runs}
+    assert chosen == {"simvp": "muon", "convlstm": "adam", "simvp-adam": "adam"}

@@ -52,12 +52,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=batch, help=batch_help)
     lr, lr_help = _default_help(p, "lr", "learning rate")
     g.add_argument("--lr", type=float, default=lr, help=lr_help)
-    optimizer = p.get_default("optimizer") or "adam"
-    g.add_argument("--optimizer", choices=["adam", "muon"], default=optimizer,
+    g.add_argument("--optimizer", choices=["adam", "muon"], default=p.get_default("optimizer"),
                    help="adam: the model's own (Adam/AdamW); muon: Muon on the hidden weight matrices and "
                         "conv kernels, Adam on the rest, same --lr (Moving MNIST SimVP, one CPU hour: "
                         "MSE 70.2 -> 59.8). Models whose objective sets its own optimizers take adam only "
-                        f"(default {optimizer})")
+                        "(default: the architecture's; adam unless it says otherwise, video simvp: muon)")
     schedule, warmup = p.get_default("schedule") or "constant", p.get_default("warmup") or 0
     g.add_argument("--schedule", choices=["constant", "cosine"], default=schedule,
                    help=f"learning-rate schedule (default {schedule})")
@@ -82,15 +81,17 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _arch_defaults(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """--lr/--batch-size left unset take the architecture's paper defaults (else 2e-4 / 64)."""
-    if args.lr is not None and args.batch_size is not None:
+    """--lr/--batch-size/--optimizer left unset take the architecture's defaults (``default_lr``,
+    ``default_batch_size``, ``default_optimizer``; else 2e-4 / 64 / adam)."""
+    if args.lr is not None and args.batch_size is not None and args.optimizer is not None:
         return {}
     from aigc.core.registry import architecture
 
     cls = architecture(task_name, args.arch)
     return {"lr": args.lr if args.lr is not None else getattr(cls, "default_lr", None) or 2e-4,
             "batch_size": args.batch_size if args.batch_size is not None
-            else getattr(cls, "default_batch_size", None) or 64}
+            else getattr(cls, "default_batch_size", None) or 64,
+            "optimizer": args.optimizer or getattr(cls, "default_optimizer", None) or "adam"}
 
 
 def train_config_from_args(args: argparse.Namespace, **overrides: Any):

@@ -99,6 +99,10 @@ class ConvLSTMObjective(_PredictionObjective):
 class SimVPObjective(_PredictionObjective):
     config_class = SimVPConfig
     network_class = SimVPNet
+    # `aigc train video --arch simvp` without --optimizer: Muon on the hidden weights (aigc.train.muon).
+    # Moving MNIST, same machine, side by side: conv translator one CPU hour 70.2 -> 59.8 (10,000 test
+    # sequences); tau translator 600 CPU-s 111.0 -> 100.5 (2,000)
+    default_optimizer = "muon"
 
     def training_step(self, nets: Mapping[str, nn.Module], batch: Mapping[str, torch.Tensor],
                       ctx: Any) -> dict[str, torch.Tensor]:
