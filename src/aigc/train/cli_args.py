@@ -83,15 +83,17 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 def _arch_defaults(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
     """--lr/--batch-size/--optimizer left unset take the architecture's defaults (``default_lr``,
     ``default_batch_size``, ``default_optimizer``; else 2e-4 / 64 / adam)."""
-    if args.lr is not None and args.batch_size is not None and args.optimizer is not None:
-        return {}
     from aigc.core.registry import architecture
 
+    out: dict[str, Any] = {}
+    if args.optimizer is None and getattr(args, "arch", None) is not None:
+        out["optimizer"] = getattr(architecture(task_name, args.arch), "default_optimizer", None) or "adam"
+    if args.lr is not None and args.batch_size is not None:
+        return out
     cls = architecture(task_name, args.arch)
-    return {"lr": args.lr if args.lr is not None else getattr(cls, "default_lr", None) or 2e-4,
+    return {**out, "lr": args.lr if args.lr is not None else getattr(cls, "default_lr", None) or 2e-4,
             "batch_size": args.batch_size if args.batch_size is not None
-            else getattr(cls, "default_batch_size", None) or 64,
-            "optimizer": args.optimizer or getattr(cls, "default_optimizer", None) or "adam"}
+            else getattr(cls, "default_batch_size", None) or 64}
 
 
 def train_config_from_args(args: argparse.Namespace, **overrides: Any):
@@ -104,6 +106,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any):
     values = {field: getattr(args, dest) for dest, field in TRAIN_FLAGS.items()}
     values["progress"] = not args.no_progress and sys.stderr.isatty()
     values["extensions"] = extension_options(args)
+    values["optimizer"] = values["optimizer"] or "adam"  # the architecture's default comes in ``overrides``
     return TrainConfig(**{**values, **overrides})
 
 
