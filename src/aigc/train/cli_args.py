@@ -85,15 +85,17 @@ def _arch_defaults(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
     ``default_batch_size``, ``default_optimizer``; else 2e-4 / 64 / adam)."""
     from aigc.core.registry import architecture
 
-    out: dict[str, Any] = {}
-    if args.optimizer is None and getattr(args, "arch", None) is not None:
-        out["optimizer"] = getattr(architecture(task_name, args.arch), "default_optimizer", None) or "adam"
-    if args.lr is not None and args.batch_size is not None:
-        return out
+    need_lr = args.lr is None or args.batch_size is None
+    need_optimizer = args.optimizer is None and getattr(args, "arch", None) is not None
+    if not (need_lr or need_optimizer):
+        return {}
     cls = architecture(task_name, args.arch)
-    return {**out, "lr": args.lr if args.lr is not None else getattr(cls, "default_lr", None) or 2e-4,
-            "batch_size": args.batch_size if args.batch_size is not None
-            else getattr(cls, "default_batch_size", None) or 64}
+    out: dict[str, Any] = {"optimizer": getattr(cls, "default_optimizer", None) or "adam"} if need_optimizer else {}
+    if need_lr:
+        out["lr"] = args.lr if args.lr is not None else getattr(cls, "default_lr", None) or 2e-4
+        out["batch_size"] = (args.batch_size if args.batch_size is not None
+                             else getattr(cls, "default_batch_size", None) or 64)
+    return out
 
 
 def train_config_from_args(args: argparse.Namespace, **overrides: Any):
