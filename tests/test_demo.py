@@ -71,6 +71,21 @@ def test_longest_first_reads_the_previous_report(tmp_path):
     assert _longest_first(names, tmp_path) == names
 
 
+def test_a_first_run_starts_the_longest_task_demo_by_its_estimate(tmp_path):
+    names = ["a", "b", "c", "d"]
+    expected = {"a": 5.0, "b": 50.0, "c": None, "d": 20.0}
+    assert _longest_first(names, tmp_path, expected) == ["c", "b", "d", "a"]  # c: no estimate, first
+    (tmp_path / "report.json").write_text(json.dumps({"tasks": {"a": {"seconds": 90}}}))
+    assert _longest_first(names, tmp_path, expected) == ["c", "a", "b", "d"]  # a measured time wins
+    from aigc.core.registry import tasks
+
+    order = _longest_first([t.name for t in tasks()], tmp_path / "fresh",
+                           {t.name: t.demo_seconds for t in tasks()})
+    longest = max((t for t in tasks() if t.demo), key=lambda t: t.demo_seconds)
+    assert all(t.demo_seconds for t in tasks() if t.demo)  # every task with a demo says how long it runs
+    assert order[0] == longest.name
+
+
 @pytest.mark.parametrize("argv, message", [(["--jobs", "0"], "--jobs must be between 1 and 64"),
                                            (["--tasks", "image-gen,vidoe"], "unknown task(s) vidoe")])
 def test_bad_demo_arguments_are_one_line(tmp_path, capsys, argv, message):

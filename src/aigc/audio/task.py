@@ -32,4 +32,5 @@ TASK = Task(
                  "--clip-seconds", "0.25", "--steps", "2", "--batch-size", "4"),
     smoke_run=("generate", "{model}", "--n", "1", "--steps", "2", "--out", "{out}/digit.wav"),
     demo="aigc.audio.demo:run",
+    demo_seconds=91,
 )

@@ -19,6 +19,7 @@ TASK = Task(
                              "aigc.classify.cli:add_eval_classify")},
     media=("json",),
     demo="aigc.classify.demo:run",
+    demo_seconds=2,
     smoke_train=("--data", "digits", "--widths", "4,8", "--hidden", "8", "--steps", "3", "--batch-size", "16"),
     smoke_run=("classify", "{model}", "{image}", "--out", "{out}/pred.json"),
 )

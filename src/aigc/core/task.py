@@ -37,6 +37,8 @@ class Task:
     - ``evaluators``: ``aigc eval <kind>`` entries, kind -> (one-line help, ``f(subparsers)``).
     - ``media``: the artifact types the task writes (see :data:`MEDIA`).
     - ``demo``: ``run(out_dir, seed) -> {"title", "html", "figures"}`` for ``make demo``.
+    - ``demo_seconds``: about how long that demo runs on one core of a 2-core machine; a first
+      ``make demo`` starts the longest first (later runs use the times their last report measured).
     - ``smoke_train`` / ``smoke_run``: a few-step ``aigc train <task>`` argv and one command using
       the trained model (``{model}``, ``{out}``, ``{image}``, ``{images}`` (a folder of photos) and
       ``{ratings}`` (a user,item,rating CSV), ``{midis}`` (a folder of MIDI chorales), ``{wavs}`` (a folder of WAV clips, one sub-folder per
@@ -61,6 +63,7 @@ class Task:
     evaluators: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     media: tuple[str, ...] = ()
     demo: str | None = None
+    demo_seconds: float | None = None
     smoke_train: tuple[str, ...] = ()
     smoke_run: tuple[str, ...] = ()
     quality: str | None = None

@@ -25,6 +25,7 @@ TASK = Task(
                                "aigc.image_gen.cli_options:inpaint_parser")},
     media=("png",),
     demo="aigc.image_gen.demo:run",
+    demo_seconds=136,
     smoke_train=("--arch", "dcgan", "--data", "digits", "--image-size", "8", "--features", "16", "--latent-dim", "4",
                  "--steps", "2", "--batch-size", "8"),
     smoke_run=("generate", "{model}", "--n", "4", "--out", "{out}/samples.png"),

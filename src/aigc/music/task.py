@@ -25,4 +25,5 @@ TASK = Task(
                  "1", "--nade-hidden", "8", "--batch-size", "2", "--steps", "2"),
     smoke_run=("generate", "{model}", "--bars", "1", "--out", "{out}/tune.mid"),
     demo="aigc.music.demo:run",
+    demo_seconds=28,
 )

@@ -34,4 +34,5 @@ TASK = Task(
     smoke_train=("--algo", "svd", "--data", "csv:{ratings}", "--epochs", "2", "--factors", "4"),
     smoke_run=("recommend", "{model}", "--user", "1", "--n", "3", "--out", "{out}/recs.json"),
     demo="aigc.recommend.demo:run",
+    demo_seconds=1,
 )

@@ -29,6 +29,7 @@ TASK = Task(
                                 "aigc.restore.cli:inpaint_parser")},
     media=("png",),
     demo="aigc.restore.demo:run",
+    demo_seconds=40,
     smoke_train=("--kind", "denoise", "--arch", "dncnn", "--depth", "3", "--features", "4", "--data", "{images}",
                  "--patch", "8", "--patches", "16", "--steps", "2", "--batch-size", "4"),
     smoke_run=("denoise", "{model}", "{image}", "{out}/clean.png"),

@@ -24,6 +24,7 @@ TASK = Task(
                          "aigc.text.eval_cli:add_eval_text")},
     media=("txt", "json"),
     demo="aigc.text.demo:run",
+    demo_seconds=50,
     smoke_train=("--data", "builtin:pydoc", "--context", "16", "--layers", "1", "--heads", "2", "--embed", "16",
                  "--steps", "2", "--batch-size", "4"),
     smoke_run=("generate", "{model}", "--prompt", "The", "--max-tokens", "5", "--out", "{out}/text.txt"),

@@ -34,4 +34,5 @@ TASK = Task(
                  "--layers", "1", "--steps", "2", "--batch-size", "4", "--no-validate"),
     smoke_run=("generate", "{model}", "--frames", "4", "--steps", "2", "--prompt", "seven", "--out", "{out}/clip.gif"),
     demo="aigc.video.demo:run",
+    demo_seconds=48,
 )
