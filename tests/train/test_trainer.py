@@ -135,6 +135,54 @@ def test_warmup_cosine_schedule_matches_formula():
         assert lr_factor(cfg, step) == pytest.approx(expected)
 
 
+def test_cosine_time_schedule_decays_over_the_time_limit():
+    cfg = TrainConfig(steps=1000, warmup_steps=10, schedule="cosine-time", time_limit_s=60, min_lr_ratio=0.1)
+    assert lr_factor(cfg, 5, time_progress=0.5) == pytest.approx(0.6)  # warm-up is counted in steps
+    for share in (0.0, 0.25, 0.5, 1.0, 1.5):
+        expected = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(share, 1.0)))
+        assert lr_factor(cfg, 20, time_progress=share) == pytest.approx(expected, abs=1e-3)
+    # the steps still count when they run out first (the schedule never ends later than --steps)
+    assert lr_factor(cfg, 1000, time_progress=0.1) == pytest.approx(0.1)
+    assert lr_factor(cfg.replace(schedule="cosine"), 20, time_progress=0.5) == lr_factor(cfg.replace(schedule="cosine"), 20)
+    with pytest.raises(BadInputError, match="time limit"):
+        TrainConfig(schedule="cosine-time")
+
+
+class StopDuringStep(LinearRegression):
+    """Sends itself Ctrl-C during (0-based) step ``at``."""
+
+    at = 3
+
+    def training_step(self, nets, batch, ctx):
+        if ctx.step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().training_step(nets, batch, ctx)
+
+
+def test_cosine_time_run_ends_annealed_and_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """A fake CPU clock advances one second per reading (the trainer reads it once per step): with a
+    10-s limit the run stops after 10 steps and step k used the decay at (k - 1) / 10 of the time.
+    A run stopped at step 4 and resumed with the 6 s left repeats those learning rates exactly."""
+    import itertools
+    import time
+
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    cfg = quiet(steps=1000, batch_size=8, lr=0.1, schedule="cosine-time", time_limit_s=10,
+                time_limit_clock="cpu", log_every=1, min_lr_ratio=0.1)
+    summary = Trainer(LinearRegression(), cfg, tmp_path / "a").fit(regression_data())
+    assert summary["stopped"] == "time limit" and summary["step"] == 10
+    lrs = [row["lr"] for row in read_metrics(tmp_path / "a")]
+    expected = [0.1 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / 10))) for k in range(10)]
+    assert lrs == pytest.approx(expected)
+    with pytest.raises(TrainingInterrupted, match="step 4"):
+        Trainer(StopDuringStep(), cfg, tmp_path / "b").fit(regression_data())
+    Trainer(LinearRegression(), cfg.replace(time_limit_s=6), tmp_path / "b", resume=True).fit(regression_data())
+    assert [row["lr"] for row in read_metrics(tmp_path / "b")] == pytest.approx(expected)
+    # a plain cosine over the same 1000 steps had barely started decaying when the time ran out
+    assert lr_factor(cfg.replace(schedule="cosine"), 9) > 0.99
+
+
 def test_ema_follows_the_polyak_recursion():
     net = torch.nn.Linear(2, 1)
     ema = EMA(net, decay=0.75)

@@ -58,8 +58,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "MSE 70.2 -> 59.8). Models whose objective sets its own optimizers take adam only "
                         "(default: the architecture's; adam unless it says otherwise, video simvp: muon)")
     schedule, warmup = p.get_default("schedule") or "constant", p.get_default("warmup") or 0
-    g.add_argument("--schedule", choices=["constant", "cosine"], default=schedule,
-                   help=f"learning-rate schedule (default {schedule})")
+    g.add_argument("--schedule", choices=["constant", "cosine", "cosine-time"], default=schedule,
+                   help=f"learning-rate schedule: cosine decays over --steps; cosine-time over --time-limit "
+                        f"(or --steps if they end first), so a budget in seconds ends annealed on any "
+                        f"machine (default {schedule})")
     g.add_argument("--warmup", type=int, default=warmup, metavar="STEPS", help=f"linear warm-up steps (default {warmup})")
     g.add_argument("--grad-clip", type=float, default=None, metavar="NORM", help="clip gradient L2 norm")
     g.add_argument("--accumulate", type=positive_int, default=1, metavar="K", help="micro-batches per step")

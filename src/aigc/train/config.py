@@ -10,9 +10,9 @@ from typing import Any
 from aigc.core.config import PRECISIONS
 from aigc.core.errors import BadInputError
 
-__all__ = ["TrainConfig", "lr_factor"]
+__all__ = ["TrainConfig", "lr_factor", "schedule_progress"]
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "cosine-time")
 TIME_CLOCKS = ("wall", "cpu")
 OPTIMIZERS = ("adam", "muon")
 
@@ -24,7 +24,9 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 64
     lr: float = 2e-4
-    schedule: str = "constant"  # "constant" or "cosine" (decays to min_lr_ratio * lr)
+    # "constant", "cosine" (decays to min_lr_ratio * lr over the steps) or "cosine-time" (over the time
+    # limit, or the steps if they end first: a budget in seconds gets a whole schedule on any machine)
+    schedule: str = "constant"
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1
     grad_clip: float | None = None  # max global L2 norm per optimizer, None = off
@@ -63,6 +65,8 @@ class TrainConfig:
             (self.sample_every >= 0, f"sample_every must be >= 0, got {self.sample_every}"),
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
             (self.time_limit_s is None or self.time_limit_s > 0, f"time_limit_s must be > 0, got {self.time_limit_s}"),
+            (self.schedule != "cosine-time" or self.time_limit_s is not None,
+             "schedule 'cosine-time' decays over the time limit: give time_limit_s (--time-limit)"),
             (self.time_limit_clock in TIME_CLOCKS,
              f"time_limit_clock must be one of {TIME_CLOCKS}, got {self.time_limit_clock!r}"),
             (self.keep_checkpoints >= 1, f"keep_checkpoints must be >= 1, got {self.keep_checkpoints}"),
@@ -77,17 +81,26 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def lr_factor(config: TrainConfig, step: int) -> float:
+def schedule_progress(config: TrainConfig, step: int, time_progress: float = 0.0) -> float:
+    """How far the decay has gone at optimizer step ``step``, in [0, 1]: the steps after warm-up, or
+    for ``"cosine-time"`` ``time_progress`` (the time limit's share spent) when that is further."""
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, max(0.0, (step - config.warmup_steps) / span))
+    if config.schedule == "cosine-time":
+        progress = max(progress, min(1.0, time_progress))
+    return progress
+
+
+def lr_factor(config: TrainConfig, step: int, time_progress: float = 0.0) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` (0-based).
 
     Linear warm-up then constant or cosine decay (Loshchilov & Hutter 2017, SGDR) to
-    ``min_lr_ratio``.
+    ``min_lr_ratio``; ``"cosine-time"`` decays over :func:`schedule_progress` (steps or time,
+    whichever is further).
     """
     if config.warmup_steps and step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     if config.schedule == "constant":
         return 1.0
-    span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+    cosine = 0.5 * (1.0 + math.cos(math.pi * schedule_progress(config, step, time_progress)))
     return config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine

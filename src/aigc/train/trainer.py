@@ -37,7 +37,7 @@ from aigc.core.modeldir import (
 from aigc.core.seed import make_generator
 from aigc.train import state as ckpt
 from aigc.train.batcher import Batcher
-from aigc.train.config import TrainConfig, lr_factor
+from aigc.train.config import TrainConfig, lr_factor, schedule_progress
 from aigc.train.distributed import DistInfo, barrier, init_distributed, sync_max
 from aigc.train.ema import EMA
 from aigc.train.extensions import build_extensions
@@ -147,6 +147,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
         self.step = 0
         self._stop_requested = False
+        # "cosine-time": the decay reached when this run started (a resumed run goes on from there
+        # over its own time limit) and the share of the time limit spent so far
+        self._progress_start, self._time_progress = 0.0, 0.0
 
     def _configure_optimizers(self, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         if config.optimizer == "adam":
@@ -228,10 +231,14 @@ class Trainer:
                 f"--precision fp32")
 
     def _set_lr(self) -> None:
-        factor = lr_factor(self.config, self.step)
+        factor = lr_factor(self.config, self.step, self._time_progress)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = group["initial_lr"] * factor
+
+    def _schedule_progress(self) -> float:
+        """The decay reached by the next step (see :func:`aigc.train.config.schedule_progress`)."""
+        return schedule_progress(self.config, self.step, self._time_progress)
 
     def _no_sync(self, last: bool) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
@@ -318,7 +325,7 @@ class Trainer:
         save_weights(folder / "model.safetensors", self._tensors())
         if optim_tensors:
             save_weights(folder / "optim.safetensors", optim_tensors)
-        state = {"step": self.step, "optimizers": optim_meta, "batcher": batcher.state_dict(),
+        state = {"step": self.step, "schedule_progress": self._schedule_progress(), "optimizers": optim_meta, "batcher": batcher.state_dict(),
                  "scaler": {k: v for k, v in self.scaler.state_dict().items()},
                  "world": self.dist.world, "extensions": {e.name: e.state_dict() for e in self.extensions}}
         atomic_write_json(folder / "state.json", state)
@@ -342,6 +349,8 @@ class Trainer:
         batcher.load_state_dict(state["batcher"])
         ckpt.set_rng_state(rng, self.generator)
         self.step = int(state["step"])
+        self._progress_start = float(state.get("schedule_progress", schedule_progress(self.config, self.step)))
+        self._time_progress = self._progress_start
         stored = state.get("extensions", {})
         for ext in self.extensions:
             ext.load_state_dict(stored.get(ext.name, {}))
@@ -420,7 +429,11 @@ class Trainer:
                 elapsed = time.perf_counter() - start
                 progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed,
                                 eta_s=elapsed / (self.step - first) * (cfg.steps - self.step))
-                out_of_time = cfg.time_limit_s is not None and clock() - clock_start >= cfg.time_limit_s
+                spent = clock() - clock_start
+                out_of_time = cfg.time_limit_s is not None and spent >= cfg.time_limit_s
+                if cfg.time_limit_s is not None:  # the next step's learning rate under "cosine-time"
+                    share = min(1.0, spent / cfg.time_limit_s)
+                    self._time_progress = self._progress_start + (1.0 - self._progress_start) * share
                 cancelled = self.dist.is_main and _cancel_requested()
                 code = sync_max(self.dist, 3 if cancelled else 2 if self._stop_requested
                                 else 1 if (out_of_time or reason) else 0)
