@@ -183,6 +183,20 @@ def test_cosine_time_run_ends_annealed_and_resumes_where_it_stopped(tmp_path, mo
     assert lr_factor(cfg.replace(schedule="cosine"), 9) > 0.99
 
 
+def test_cosine_time_progress_bar_counts_the_time_limit(tmp_path, monkeypatch, capsys):
+    """Under "cosine-time" --steps is only a cap, so the bar shows the limit's seconds and the step."""
+    import itertools
+    import time
+
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    cfg = TrainConfig(steps=10**6, batch_size=8, schedule="cosine-time", time_limit_s=5, time_limit_clock="cpu",
+                      log_every=1)
+    Trainer(LinearRegression(), cfg, tmp_path).fit(regression_data())
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "5/5 s" in last and "step=5" in last and "1000000" not in last
+
+
 def test_ema_follows_the_polyak_recursion():
     net = torch.nn.Linear(2, 1)
     ema = EMA(net, decay=0.75)

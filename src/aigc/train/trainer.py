@@ -150,6 +150,7 @@ class Trainer:
         # "cosine-time": the decay reached when this run started (a resumed run goes on from there
         # over its own time limit) and the share of the time limit spent so far
         self._progress_start, self._time_progress = 0.0, 0.0
+        self._time_bar = config.schedule == "cosine-time"
 
     def _configure_optimizers(self, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         if config.optimizer == "adam":
@@ -427,13 +428,17 @@ class Trainer:
                 self._after_step(logs, log, bar, batcher)
                 reason = next((r for ext in self.extensions if (r := ext.after_step(self, logs))), None)
                 elapsed = time.perf_counter() - start
-                progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed,
-                                eta_s=elapsed / (self.step - first) * (cfg.steps - self.step))
                 spent = clock() - clock_start
+                eta = elapsed / (self.step - first) * (cfg.steps - self.step)
+                if cfg.time_limit_s is not None:  # the time limit may end the run first
+                    eta = min(eta, max(0.0, cfg.time_limit_s - spent) * elapsed / max(spent, 1e-9))
+                progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed, eta_s=eta)
                 out_of_time = cfg.time_limit_s is not None and spent >= cfg.time_limit_s
                 if cfg.time_limit_s is not None:  # the next step's learning rate under "cosine-time"
                     share = min(1.0, spent / cfg.time_limit_s)
                     self._time_progress = self._progress_start + (1.0 - self._progress_start) * share
+                    if bar is not None and self._time_bar:
+                        bar.update(min(bar.total, int(spent)) - bar.n)
                 cancelled = self.dist.is_main and _cancel_requested()
                 code = sync_max(self.dist, 3 if cancelled else 2 if self._stop_requested
                                 else 1 if (out_of_time or reason) else 0)
@@ -461,8 +466,9 @@ class Trainer:
             lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
             log.write({"step": self.step, "lr": lr, **logs})
             if bar is not None:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
-        if bar is not None:
+                shown = {"step": self.step} if self._time_bar else {}
+                bar.set_postfix({**shown, **{k: f"{v:.4g}" for k, v in logs.items()}}, refresh=False)
+        if bar is not None and not self._time_bar:
             bar.update(1)
         if self.step % cfg.checkpoint_every == 0 and self.step < cfg.steps:
             self.save_checkpoint(batcher)
@@ -477,6 +483,11 @@ class Trainer:
             return
         from tqdm.auto import tqdm
 
+        if self._time_bar:  # "cosine-time": the time limit is the plan, so the bar counts its seconds
+            with tqdm(total=int(math.ceil(self.config.time_limit_s)), desc="train", unit="s", dynamic_ncols=True,
+                      mininterval=0.5, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]") as bar:
+                yield bar
+            return
         with tqdm(total=self.config.steps, initial=initial, desc="train", unit="step",
                   dynamic_ncols=True, mininterval=0.5) as bar:
             yield bar
