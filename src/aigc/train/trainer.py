@@ -326,8 +326,8 @@ class Trainer:
         save_weights(folder / "model.safetensors", self._tensors())
         if optim_tensors:
             save_weights(folder / "optim.safetensors", optim_tensors)
-        state = {"step": self.step, "schedule_progress": self._schedule_progress(), "optimizers": optim_meta, "batcher": batcher.state_dict(),
-                 "scaler": {k: v for k, v in self.scaler.state_dict().items()},
+        state = {"step": self.step, "schedule_progress": self._schedule_progress(), "optimizers": optim_meta,
+                 "batcher": batcher.state_dict(), "scaler": {k: v for k, v in self.scaler.state_dict().items()},
                  "world": self.dist.world, "extensions": {e.name: e.state_dict() for e in self.extensions}}
         atomic_write_json(folder / "state.json", state)
 
