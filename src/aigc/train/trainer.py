@@ -430,15 +430,15 @@ class Trainer:
                 elapsed = time.perf_counter() - start
                 spent = clock() - clock_start
                 eta = elapsed / (self.step - first) * (cfg.steps - self.step)
-                if cfg.time_limit_s is not None:  # the time limit may end the run first
-                    eta = min(eta, max(0.0, cfg.time_limit_s - spent) * elapsed / max(spent, 1e-9))
-                progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed, eta_s=eta)
                 out_of_time = cfg.time_limit_s is not None and spent >= cfg.time_limit_s
-                if cfg.time_limit_s is not None:  # the next step's learning rate under "cosine-time"
+                if cfg.time_limit_s is not None:
+                    # the time limit may end the run first; the next step's learning rate under "cosine-time"
+                    eta = min(eta, max(0.0, cfg.time_limit_s - spent) * elapsed / max(spent, 1e-9))
                     share = min(1.0, spent / cfg.time_limit_s)
                     self._time_progress = self._progress_start + (1.0 - self._progress_start) * share
                     if bar is not None and self._time_bar:
                         bar.update(min(bar.total, int(spent)) - bar.n)
+                progress.report("train", self.step, cfg.steps, logs=logs, seconds=elapsed, eta_s=eta)
                 cancelled = self.dist.is_main and _cancel_requested()
                 code = sync_max(self.dist, 3 if cancelled else 2 if self._stop_requested
                                 else 1 if (out_of_time or reason) else 0)
