@@ -14,6 +14,10 @@ PSNR). Models:
   than in fp32, so it trains a model 11x the size of ``simvp`` at 0.65x its CPU time per step. It
   trains with Muon on its hidden weights (``aigc.train.muon``): one CPU hour on the same machine,
   side by side, MSE 59.8 against Adam's 70 (``--optimizer adam`` reruns the Adam recipe);
+- ``layered`` (not in the default list): the layered sprite predictor (``aigc.video.layered``): soft
+  masks cut the last context frame into layers, each moved by predicted shift distributions and
+  overlaid with a max; it learns which pixels move together and where, not how to draw them.
+  bf16 with Muon at 2e-3;
 - ``interp``: middle-frame prediction (frames t, t+2 -> t+1) against a linear blend, same test set;
 - ``diffusion`` (not in the default list): class-conditional 32x32 x 16-frame clips of one digit,
   scored by the Fréchet distance in the features of a ``clip-classifier`` trained for a quarter of
@@ -78,6 +82,7 @@ VARIANTS = {"simvp_conv": ("simvp", {"translator": "conv"})}
 # convolutions (3.6x) and the diffusion denoiser (2x) train in bf16 on a CPU with AMX; without it pass --fp32
 RECIPES = {"convlstm": {"batch_size": 16, "lr": 1e-3}, "simvp": {"batch_size": 16, "lr": 1e-3},
            "simvp_conv": {"batch_size": 16, "lr": 1e-3, "precision": "bf16", "optimizer": "muon"},
+           "layered": {"batch_size": 16, "lr": 2e-3, "precision": "bf16", "optimizer": "muon"},
            "interp": {"batch_size": 32, "lr": 1e-3},
            "diffusion": {"batch_size": 32, "lr": 1e-3, "precision": "bf16"},
            "clip-classifier": {"batch_size": 32, "lr": 2e-3}}
@@ -254,7 +259,7 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
     if note:
         result["note"] = note
     frames = test_set(test_size) if model_dirs else None
-    for name in ("convlstm", "simvp", "simvp_conv"):
+    for name in ("convlstm", "simvp", "simvp_conv", "layered"):
         found = [Path(d) / name for d in model_dirs if (Path(d) / name / "config.json").exists()]
         if name in result and found:
             SHEET[name] = load_pipeline(found[0], device="cpu").predict(_first_clip(frames)[:10], frames=10)

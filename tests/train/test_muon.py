@@ -127,11 +127,15 @@ def test_muon_is_refused_where_the_objective_sets_its_own_optimizers(tmp_path, c
 def test_an_architecture_may_default_to_muon_and_the_user_overrides_it(tmp_path):
     import json
 
-    tiny = ["--width", "8", "--layers", "1", "--steps", "1", "--batch-size", "2", "--sequences", "4", "--no-validate",
+    tiny = ["--width", "8", "--layers", "1", "--steps", "1", "--batch-size", "2", "--sequences", "16", "--no-validate",
             "--no-progress"]
-    runs = {"simvp": [], "convlstm": [], "simvp-adam": ["--optimizer", "adam"]}
+    tiny = [flag for flag in tiny if flag not in ("--batch-size", "2")]  # the architectures' batch sizes
+    runs = {"simvp": [], "convlstm": [], "layered": [], "simvp-adam": ["--optimizer", "adam"],
+            "layered-lr": ["--lr", "5e-4", "--batch-size", "2"]}
     for name, extra in runs.items():
         arch = name.split("-")[0]
         assert main(["train", "video", "--arch", arch, *tiny, *extra, "--out", str(tmp_path / name)]) == 0
-    chosen = {n: json.loads((tmp_path / n / "config.json").read_text())["train"]["optimizer"] for n in runs}
-    assert chosen == {"simvp": "muon", "convlstm": "adam", "simvp-adam": "adam"}
+    train = {n: json.loads((tmp_path / n / "config.json").read_text())["train"] for n in runs}
+    chosen = {n: (t["optimizer"], t["lr"], t["batch_size"]) for n, t in train.items()}
+    assert chosen == {"simvp": ("muon", 1e-3, 16), "convlstm": ("adam", 1e-3, 16), "layered": ("muon", 2e-3, 16),
+                      "simvp-adam": ("adam", 1e-3, 16), "layered-lr": ("muon", 5e-4, 2)}

@@ -26,7 +26,7 @@ def models(tmp_path_factory):
     registry.TASKS.setdefault("video", "aigc.video.task:TASK")
     root = tmp_path_factory.mktemp("video-models")
     dirs = {}
-    for arch in ("simvp", "interp", "diffusion", "clip-classifier"):
+    for arch in ("simvp", "layered", "interp", "diffusion", "clip-classifier"):
         dirs[arch] = root / arch
         layers = ["--layers", "1"] if arch != "clip-classifier" else []
         assert main(["train", "video", "--arch", arch, *TRAIN, *layers, "--out", str(dirs[arch])]) == 0
@@ -42,18 +42,19 @@ def clip_gif(tmp_path, digit_bank):
     return path, frames
 
 
-def test_predict_writes_a_gif_with_its_recipe_and_replays(models, clip_gif, tmp_path, capsys):
+@pytest.mark.parametrize("arch", ["simvp", "layered"])
+def test_predict_writes_a_gif_with_its_recipe_and_replays(arch, models, clip_gif, tmp_path, capsys):
     clip, _ = clip_gif
     out = tmp_path / "future.gif"
-    args = ["predict", str(models["simvp"]), "--context", str(clip), "--frames", "4", "--out", str(out)]
+    args = ["predict", str(models[arch]), "--context", str(clip), "--frames", "4", "--out", str(out)]
     assert main(args) == 0
     video = read_video(out)
     assert video.frames.shape == (4, 64, 64, 1)
     recipe = read_recipe(out)
-    assert recipe["architecture"] == "simvp" and recipe["frames"] == 4 and recipe["input"] == "clip.gif"
+    assert recipe["architecture"] == arch and recipe["frames"] == 4 and recipe["input"] == "clip.gif"
     first = out.read_bytes()
     assert main(args) == 0 and out.read_bytes() == first  # same input, same bytes
-    assert main(["replay", str(out), "--model", str(models["simvp"])]) == 0
+    assert main(["replay", str(out), "--model", str(models[arch])]) == 0
     assert main(["info", str(out)]) == 0
     assert "model_id" in capsys.readouterr().out
 

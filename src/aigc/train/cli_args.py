@@ -56,7 +56,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="adam: the model's own (Adam/AdamW); muon: Muon on the hidden weight matrices and "
                         "conv kernels, Adam on the rest, same --lr (Moving MNIST SimVP, one CPU hour: "
                         "MSE 70.2 -> 59.8). Models whose objective sets its own optimizers take adam only "
-                        "(default: the architecture's; adam unless it says otherwise, video simvp: muon)")
+                        "(default: the architecture's; adam unless it says otherwise, video simvp and layered: muon)")
     schedule, warmup = p.get_default("schedule") or "constant", p.get_default("warmup") or 0
     g.add_argument("--schedule", choices=["constant", "cosine", "cosine-time"], default=schedule,
                    help=f"learning-rate schedule: cosine decays over --steps; cosine-time over --time-limit "

@@ -31,7 +31,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     from aigc.video.train import DATA_SOURCES
 
     p.add_argument("--arch", choices=sorted(TASK.architectures), default="simvp",
-                   help="simvp / convlstm: predict frames 11-20 from 1-10; interp: middle frames; "
+                   help="simvp / convlstm: predict frames 11-20 from 1-10; layered: the same from "
+                        "sprites cut from the last frame and moved (rigid objects on a dark "
+                        "background, as Moving MNIST; see aigc.video.layered); interp: middle frames; "
                         "diffusion: class-conditional 32x32 clips of one moving digit")
     p.add_argument("--data", choices=sorted(DATA_SOURCES), default="moving-mnist",
                    help="moving-mnist: MNIST train digits (AIGC_DATA_DIR or downloaded); "
@@ -43,10 +45,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=positive_int, default=16, help="clip length (diffusion)")
     g = p.add_argument_group("model size (default: the architecture's)")
     g.add_argument("--width", type=positive_int, default=None,
-                   help="convlstm hidden channels (32) / simvp translator width (128) / interp and "
+                   help="convlstm hidden channels (32) / simvp translator width (128) / layered "
+                        "U-Net bottom width (128) / interp and "
                         "diffusion width (64)")
     g.add_argument("--layers", type=positive_int, default=None,
-                   help="convlstm layers (3) / simvp translator blocks (4) / interp blocks (4) / "
+                   help="convlstm layers (3) / simvp translator blocks (4) / layered bottom blocks "
+                        "(4) / interp blocks (4) / "
                         "diffusion blocks (4)")
     g.add_argument("--patch", type=positive_int, default=None, help="pixels per side of a patch (4)")
     g.add_argument("--translator", choices=("tau", "conv"), default="tau",
@@ -57,7 +61,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "reaches a lower error in the same CPU time; without AMX stay with tau")
     p.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip scoring 256 held-out sequences after training")
-    p.set_defaults(steps=3000, batch_size=16, lr=1e-3)
+    p.set_defaults(steps=3000)  # --lr and --batch-size: the architecture's (16 and 1e-3; layered 2e-3)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -87,7 +91,7 @@ def add_predict(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="predict the next frames of a clip with a video model", formatter_class=_FMT,
         description="Predict the frames that follow a clip. Example: aigc predict runs/simvp "
                     "--context clip.gif --frames 10 --out future.gif")
-    p.add_argument("model_dir", help="a frame-prediction model directory (simvp, convlstm)")
+    p.add_argument("model_dir", help="a frame-prediction model directory (simvp, layered, convlstm)")
     _predict_args(p)
     p.set_defaults(func=run_predict)
 

@@ -8,11 +8,12 @@ __all__ = ["TASK"]
 
 TASK = Task(
     name="video",
-    summary="frame prediction (ConvLSTM, SimVP), frame interpolation and class-conditional clip "
+    summary="frame prediction (ConvLSTM, SimVP, layered sprites), frame interpolation and class-conditional clip "
             "generation on Moving MNIST; GIF/MP4 out",
     architectures={
         "convlstm": "aigc.video.objectives:ConvLSTMObjective",
         "simvp": "aigc.video.objectives:SimVPObjective",
+        "layered": "aigc.video.objectives:LayeredObjective",
         "interp": "aigc.video.objectives:InterpolationObjective",
         "diffusion": "aigc.video.generation:ClipDiffusionObjective",
         "clip-classifier": "aigc.video.classifier:ClipClassifierObjective",

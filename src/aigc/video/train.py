@@ -21,9 +21,9 @@ DATA_SOURCES = {"moving-mnist": "mnist", "moving-digits": "digits"}
 VAL_SEQUENCES = 256  # held-out sequences scored after training (MNIST test digits)
 VAL_SEED = 1_234  # differs from the benchmark test set's seed
 # --width / --layers -> the architecture's config field
-_WIDTH = {"convlstm": "hidden", "simvp": "hid_t", "interp": "width", "diffusion": "width",
+_WIDTH = {"convlstm": "hidden", "simvp": "hid_t", "layered": "width", "interp": "width", "diffusion": "width",
           "clip-classifier": "width"}
-_LAYERS = {"convlstm": "layers", "simvp": "blocks", "interp": "blocks", "diffusion": "blocks"}
+_LAYERS = {"convlstm": "layers", "simvp": "blocks", "layered": "blocks", "interp": "blocks", "diffusion": "blocks"}
 
 
 @dataclass(kw_only=True)
@@ -36,8 +36,8 @@ class VideoSettings:
     context: int = 10
     future: int = 10
     frames: int = 16  # clip length of --arch diffusion (one digit, 32x32)
-    width: int | None = None  # convlstm hidden / simvp translator width / interp width
-    layers: int | None = None  # convlstm layers / simvp translator blocks / interp blocks
+    width: int | None = None  # convlstm hidden / simvp translator / layered U-Net bottom / interp width
+    layers: int | None = None  # convlstm layers / simvp translator / layered bottom / interp blocks
     patch: int | None = None
     translator: str = "tau"  # simvp: "tau" or "conv" (see aigc.video.simvp)
     validate: bool = True
@@ -65,7 +65,7 @@ def build_objective(settings: VideoSettings) -> Any:
     """The architecture's objective with the settings' sizes (others at the config defaults)."""
     cls = resolve(TASK.architectures[settings.arch])
     fields: dict[str, Any] = {}
-    if settings.arch in ("convlstm", "simvp"):
+    if settings.arch in ("convlstm", "simvp", "layered"):
         fields.update(context=settings.context, future=settings.future)
     if settings.arch == "simvp" and settings.translator == "conv":
         from aigc.video.simvp import CONV_PRESET
