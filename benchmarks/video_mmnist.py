@@ -14,7 +14,7 @@ PSNR). Models:
   than in fp32, so it trains a model 11x the size of ``simvp`` at 0.65x its CPU time per step. It
   trains with Muon on its hidden weights (``aigc.train.muon``): one CPU hour on the same machine,
   side by side, MSE 59.8 against Adam's 70 (``--optimizer adam`` reruns the Adam recipe);
-- ``layered`` (not in the default list): the layered sprite predictor (``aigc.video.layered``): soft
+- ``layered``: the layered sprite predictor (``aigc.video.layered``): soft
   masks cut the last context frame into layers, each moved by predicted shift distributions and
   overlaid with a max; it learns which pixels move together and where, not how to draw them.
   bf16 with Muon at 2e-3;
@@ -271,7 +271,7 @@ def merge(files: list[str], model_dirs: list[str], out: str, test_size: int, not
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,simvp_conv,interp")
+    ap.add_argument("--models", default="copy_last_frame,convlstm,simvp,simvp_conv,layered,interp")
     ap.add_argument("--budget", type=float, default=3600,
                     help="seconds of training per model: process CPU seconds (on a GPU: wall seconds)")
     ap.add_argument("--budgets", default="",

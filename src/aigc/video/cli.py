@@ -50,7 +50,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "diffusion width (64)")
     g.add_argument("--layers", type=positive_int, default=None,
                    help="convlstm layers (3) / simvp translator blocks (4) / layered bottom blocks "
-                        "(4) / interp blocks (4) / "
+                        "(2) / interp blocks (4) / "
                         "diffusion blocks (4)")
     g.add_argument("--patch", type=positive_int, default=None, help="pixels per side of a patch (4)")
     g.add_argument("--translator", choices=("tau", "conv"), default="tau",
