@@ -201,3 +201,13 @@ def test_motion_trail_of_the_true_motion_redraws_the_last_frame(digit_bank):
     other = render(digits[:, 1:], positions[:, :, 1:])
     stray = motion_trail(other[:, :9].flip(1), velocity)[:, 0] * other[:, 9]
     assert stray.sum() < 0.5 * (other[:, 9] ** 2).sum()
+
+
+def test_a_flag_the_layered_model_does_not_have_is_one_line(tmp_path, capsys):
+    from aigc.cli import main
+
+    assert main(["train", "video", "--arch", "layered", "--patch", "4", "--steps", "1",
+                 "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--arch layered has no --patch; leave it out") and len(err.splitlines()) == 1
+    assert not (tmp_path / "m").exists()

@@ -79,6 +79,10 @@ def build_objective(settings: VideoSettings) -> Any:
                 raise BadInputError(f"--arch {settings.arch} has no {flag}; leave it out")
             fields[table[settings.arch]] = value
     if settings.patch is not None:
+        from dataclasses import fields as config_fields
+
+        if "patch" not in {f.name for f in config_fields(cls.config_class)}:
+            raise BadInputError(f"--arch {settings.arch} has no --patch; leave it out")
         fields["patch"] = settings.patch
     try:
         return cls(cls.config_class(**fields))
